@@ -1,0 +1,59 @@
+"""Job ids and the S3 keys derived from them.
+
+A job id is uuid4 text, checked with one strict pattern wherever it enters
+(URL, queue message, S3 key). No user-supplied text becomes part of an S3 key
+except a checked id and an extension from a fixed list.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+JOB_ID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+RAW_EXTENSIONS = frozenset({"dng", "arw", "nef", "cr2", "raf", "orf", "rw2", "pef", "srw", "raw"})
+SRGB_EXTENSIONS = frozenset({"jpg", "png", "tif"})
+UPLOAD_EXTENSIONS = RAW_EXTENSIONS | SRGB_EXTENSIONS
+
+
+class InvalidJobId(ValueError):
+    """Text that is not a job id was given where one is required."""
+
+
+def new_job_id() -> str:
+    """A fresh, unguessable job id (122 random bits)."""
+    return str(uuid.uuid4())
+
+
+def is_job_id(text: object) -> bool:
+    return isinstance(text, str) and JOB_ID_PATTERN.fullmatch(text) is not None
+
+
+def check_job_id(text: object) -> str:
+    if not is_job_id(text):
+        raise InvalidJobId(f"not a job id: {str(text)[:64]!r}")
+    assert isinstance(text, str)
+    return text
+
+
+def upload_key(job_id: str, ext: str) -> str:
+    if ext not in UPLOAD_EXTENSIONS:
+        raise ValueError(f"unsupported upload extension {ext!r}")
+    return f"uploads/{check_job_id(job_id)}.{ext}"
+
+
+def result_key(job_id: str) -> str:
+    return f"results/{check_job_id(job_id)}.jpg"
+
+
+def status_key(job_id: str) -> str:
+    return f"status/{check_job_id(job_id)}.json"
+
+
+def parse_upload_key(key: str) -> tuple[str, str]:
+    """Split an upload key into (job id, extension), refusing anything else."""
+    match = re.fullmatch(r"uploads/([^/.]+)\.([a-z0-9]+)", key)
+    if match is None or match.group(2) not in UPLOAD_EXTENSIONS:
+        raise ValueError(f"not an upload key: {key[:80]!r}")
+    return check_job_id(match.group(1)), match.group(2)

@@ -1,0 +1,109 @@
+"""The queue message: what the API tells a worker about one job.
+
+Versioned JSON. A worker refuses a version it does not know rather than
+guessing; the message then goes back to the queue, where a newer worker may
+take it, and ends in the dead-letter queue if none does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+from jobs.ids import check_job_id, parse_upload_key
+
+SCHEMA_VERSION = 1
+RATIO_MIN = 1.0
+RATIO_MAX = 300.0
+
+
+class InputKind(StrEnum):
+    RAW = "raw"  # a camera RAW mosaic, decoded with LibRaw
+    SRGB = "srgb"  # a rendered JPEG/PNG/TIFF
+
+
+class MessageError(ValueError):
+    """A queue message that cannot be read as a job."""
+
+
+class UnsupportedVersion(MessageError):
+    """A message written by a newer (or unknown) producer."""
+
+
+class InvalidRatio(ValueError):
+    """An amplification ratio outside 1..300 that is not 'auto'."""
+
+
+def parse_ratio(value: object) -> float | None:
+    """Read an amplification ratio: a number in 1..300, or 'auto' (None).
+
+    None and the empty string also mean 'auto'.
+    """
+    if value is None or value == "" or value == "auto":
+        return None
+    if isinstance(value, bool):
+        raise InvalidRatio("ratio must be a number from 1 to 300 or 'auto'")
+    try:
+        ratio = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidRatio(f"ratio must be a number from 1 to 300 or 'auto', not {str(value)[:32]!r}") from None
+    if not math.isfinite(ratio) or not RATIO_MIN <= ratio <= RATIO_MAX:
+        raise InvalidRatio(f"ratio must be from 1 to 300, not {ratio:g}")
+    return ratio
+
+
+@dataclass(frozen=True)
+class JobMessage:
+    job_id: str
+    upload_key: str
+    kind: InputKind
+    ratio: float | None  # None: choose automatically from the image
+    submitted_at: str  # ISO 8601, UTC
+    outputs: tuple[str, ...] = ("jpeg",)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": SCHEMA_VERSION,
+                "id": self.job_id,
+                "upload_key": self.upload_key,
+                "kind": self.kind.value,
+                "options": {"ratio": "auto" if self.ratio is None else self.ratio, "outputs": list(self.outputs)},
+                "submitted_at": self.submitted_at,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> JobMessage:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise MessageError(f"message is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise MessageError("message is not a JSON object")
+        if data.get("version") != SCHEMA_VERSION:
+            raise UnsupportedVersion(f"message version {data.get('version')!r}; this worker reads {SCHEMA_VERSION}")
+        try:
+            job_id = check_job_id(data["id"])
+            key_id, _ext = parse_upload_key(str(data["upload_key"]))
+            if key_id != job_id:
+                raise MessageError("upload key belongs to another job")
+            options = data["options"]
+            outputs = tuple(str(o) for o in options.get("outputs", ["jpeg"]))
+            if outputs != ("jpeg",):
+                raise MessageError(f"unknown outputs {outputs!r}")
+            return cls(
+                job_id=job_id,
+                upload_key=data["upload_key"],
+                kind=InputKind(data["kind"]),
+                ratio=parse_ratio(options.get("ratio")),
+                submitted_at=str(data["submitted_at"]),
+                outputs=outputs,
+            )
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            if isinstance(exc, MessageError):
+                raise
+            raise MessageError(f"malformed message: {exc!r}") from None

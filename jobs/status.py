@@ -1,0 +1,120 @@
+"""The status document: one JSON object per job in S3, the job's only state.
+
+queued -> processing -> done | failed. Each state records when it was first
+entered; a failed job carries an error code and a message a person can read.
+Transitions are pure: they take the time as an argument and return a new
+document.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from jobs.ids import check_job_id
+from jobs.message import InputKind
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.DONE, JobState.FAILED)
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str  # stable, machine-readable: "corrupt-input", "worker-crashed", ...
+    message: str  # for a person
+
+
+@dataclass(frozen=True)
+class JobResult:
+    key: str
+    width: int
+    height: int
+    bytes: int
+
+
+def iso_now() -> str:
+    """The current UTC time as ISO 8601 with milliseconds and a Z."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    job_id: str
+    state: JobState
+    kind: InputKind
+    ratio: float | None  # as requested; None is 'auto'
+    created_at: str
+    updated_at: str
+    stages: dict[str, str] = field(default_factory=dict)  # state -> when first entered
+    attempts: int = 0
+    worker: str | None = None
+    ratio_used: float | None = None
+    method: str | None = None
+    note: str | None = None  # why a job waits or was retried, in words
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    result: JobResult | None = None
+    error: JobError | None = None
+
+    @classmethod
+    def new(cls, job_id: str, kind: InputKind, ratio: float | None, now: str) -> JobStatus:
+        return cls(
+            job_id=check_job_id(job_id),
+            state=JobState.QUEUED,
+            kind=kind,
+            ratio=ratio,
+            created_at=now,
+            updated_at=now,
+            stages={JobState.QUEUED.value: now},
+        )
+
+    def _enter(self, state: JobState, now: str, **changes: Any) -> JobStatus:
+        stages = dict(self.stages)
+        stages.setdefault(state.value, now)
+        return replace(self, state=state, updated_at=now, stages=stages, **changes)
+
+    def processing(self, worker: str, attempt: int, now: str) -> JobStatus:
+        return self._enter(JobState.PROCESSING, now, worker=worker, attempts=attempt, note=None)
+
+    def requeued(self, note: str, now: str) -> JobStatus:
+        """Back to waiting after a transient failure; the queue will retry it."""
+        return self._enter(JobState.QUEUED, now, note=note)
+
+    def done(self, result: JobResult, ratio_used: float, method: str, timings: dict[str, float], now: str) -> JobStatus:
+        return self._enter(
+            JobState.DONE, now, result=result, ratio_used=ratio_used, method=method, timings=timings, note=None
+        )
+
+    def failed(self, error: JobError, now: str) -> JobStatus:
+        return self._enter(JobState.FAILED, now, error=error, note=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> JobStatus:
+        data = json.loads(text)
+        result = data.pop("result", None)
+        error = data.pop("error", None)
+        return cls(
+            **{**data, "state": JobState(data["state"]), "kind": InputKind(data["kind"])},
+            result=JobResult(**result) if result else None,
+            error=JobError(**error) if error else None,
+        )

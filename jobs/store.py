@@ -1,0 +1,88 @@
+"""The S3 side of a job: its upload, its result and its status document.
+
+One private bucket; keys come only from ``jobs.ids``. botocore errors are
+translated here: a missing object is ``None``, anything else that fails is
+``ServiceUnavailable``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from jobs.aws import AWS_ERRORS, ServiceUnavailable, error_code, unavailable
+from jobs.ids import result_key, status_key, upload_key
+from jobs.status import JobStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+class JobStore:
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+
+    def put_upload(self, job_id: str, ext: str, body: bytes, content_type: str) -> str:
+        key = upload_key(job_id, ext)
+        self._put(key, body, content_type)
+        return key
+
+    def put_result(self, job_id: str, jpeg: bytes) -> str:
+        key = result_key(job_id)
+        self._put(key, jpeg, "image/jpeg")
+        return key
+
+    def write_status(self, status: JobStatus) -> None:
+        self._put(status_key(status.job_id), status.to_json().encode(), "application/json")
+
+    def read_status(self, job_id: str) -> JobStatus | None:
+        body = self.get(status_key(job_id))
+        return None if body is None else JobStatus.from_json(body)
+
+    def get(self, key: str) -> bytes | None:
+        """An object's bytes, or None when there is no such object."""
+        try:
+            return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except AWS_ERRORS as exc:
+            if error_code(exc) in MISSING_CODES:
+                return None
+            raise unavailable(f"reading s3://{self.bucket}/{key}", exc) from exc
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except AWS_ERRORS as exc:
+            if error_code(exc) in MISSING_CODES:
+                return False
+            raise unavailable(f"checking s3://{self.bucket}/{key}", exc) from exc
+
+    def delete(self, key: str) -> None:
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+        except AWS_ERRORS as exc:
+            raise unavailable(f"deleting s3://{self.bucket}/{key}", exc) from exc
+
+    def presigned_get(self, key: str, expires_in: int, filename: str | None = None) -> str:
+        params = {"Bucket": self.bucket, "Key": key}
+        if filename:
+            params["ResponseContentDisposition"] = f'inline; filename="{filename}"'
+        return self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
+
+    def check(self) -> None:
+        """Raise ServiceUnavailable unless the bucket answers."""
+        try:
+            self.s3.head_bucket(Bucket=self.bucket)
+        except AWS_ERRORS as exc:
+            raise unavailable(f"reaching bucket {self.bucket}", exc) from exc
+
+    def _put(self, key: str, body: bytes, content_type: str) -> None:
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        except AWS_ERRORS as exc:
+            raise unavailable(f"writing s3://{self.bucket}/{key}", exc) from exc
+
+
+__all__ = ["JobStore", "ServiceUnavailable"]

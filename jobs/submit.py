@@ -1,0 +1,67 @@
+"""Submitting a job: store the upload, write its status, enqueue its id.
+
+The order matters. The message goes last, so no worker ever receives a job
+whose upload or status is missing; if any step fails, what was already
+written is removed and the caller learns the service is unavailable.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from jobs.aws import ServiceUnavailable
+from jobs.ids import new_job_id, status_key
+from jobs.message import InputKind, JobMessage
+from jobs.queue import JobQueue
+from jobs.status import JobStatus, iso_now
+from jobs.store import JobStore
+
+log = logging.getLogger(__name__)
+
+
+def submit_job(
+    store: JobStore,
+    queue: JobQueue,
+    data: bytes,
+    ext: str,
+    content_type: str,
+    kind: InputKind,
+    ratio: float | None,
+) -> JobStatus:
+    """Store, record and enqueue one validated upload; returns its queued status."""
+    job_id = new_job_id()
+    now = iso_now()
+    status = JobStatus.new(job_id, kind, ratio, now)
+    written: list[str] = []
+    try:
+        written.append(store.put_upload(job_id, ext, data, content_type))
+        store.write_status(status)
+        written.append(status_key(job_id))
+        queue.send(JobMessage(job_id, written[0], kind, ratio, now))
+    except ServiceUnavailable:
+        _remove(store, written)
+        raise
+    return status
+
+
+def enqueue_stored(
+    store: JobStore, queue: JobQueue, job_id: str, key: str, kind: InputKind, ratio: float | None
+) -> JobStatus:
+    """Record and enqueue an upload already in S3 (a direct upload); removes it if that fails."""
+    now = iso_now()
+    status = JobStatus.new(job_id, kind, ratio, now)
+    try:
+        store.write_status(status)
+        queue.send(JobMessage(job_id, key, kind, ratio, now))
+    except ServiceUnavailable:
+        _remove(store, [key, status_key(job_id)])
+        raise
+    return status
+
+
+def _remove(store: JobStore, keys: list[str]) -> None:
+    for key in keys:
+        try:
+            store.delete(key)
+        except ServiceUnavailable as exc:  # bucket lifecycle expiry removes it later
+            log.warning("could not remove %s after a failed submit: %s", key, exc)

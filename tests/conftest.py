@@ -1,0 +1,43 @@
+"""Shared fixtures: a real moto server over HTTP, fresh resources per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from darkroom.local import create_resources, start_moto, use_emulator_credentials
+from jobs.settings import AwsSettings
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    use_emulator_credentials()
+    server, url = start_moto()
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_url: str) -> AwsSettings:
+    """Settings for a bucket and queues of this test's own, already created."""
+    suffix = uuid.uuid4().hex[:10]
+    settings = AwsSettings(
+        endpoint_url=moto_url,
+        bucket=f"darkroom-test-{suffix}",
+        queue=f"jobs-{suffix}",
+        dead_letter_queue=f"jobs-dlq-{suffix}",
+    )
+    create_resources(settings, visibility_timeout=30, max_receives=2)
+    return settings
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
