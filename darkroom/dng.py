@@ -37,12 +37,14 @@ def dng_bytes(
     as_shot_neutral: tuple[float, float, float] = (0.5, 1.0, 0.6),
     color_matrix: np.ndarray = XYZ_TO_SRGB,
     model: str = "darkroom synthetic",
+    orientation: int = 1,
 ) -> bytes:
     """Encode a 2-D uint16 Bayer mosaic as an uncompressed DNG.
 
     ``pattern`` names the 2x2 CFA in reading order ("RGGB", "BGGR", "GRBG",
     "GBRG"); ``as_shot_neutral`` is the camera's response to white, so the
-    white-balance multipliers LibRaw reports are its reciprocals.
+    white-balance multipliers LibRaw reports are its reciprocals; ``orientation``
+    is the TIFF Orientation tag (6: rotate 90 degrees clockwise to display).
     """
     if mosaic.ndim != 2 or mosaic.dtype != np.uint16:
         raise ValueError("mosaic must be a 2-D uint16 array")
@@ -60,6 +62,7 @@ def dng_bytes(
         (50778, "H", 1, 21, True),  # CalibrationIlluminant1: D65
         (50719, "I", 2, (0, 0), True),  # DefaultCropOrigin
         (50720, "I", 2, (width, height), True),  # DefaultCropSize
+        (274, "H", 1, orientation, True),  # Orientation
     ]
     buf = io.BytesIO()
     tifffile.imwrite(

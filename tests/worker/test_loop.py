@@ -1,0 +1,188 @@
+"""The worker loop in this process, against a real moto server."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from darkroom.dng import synthetic_dark_dng
+from jobs.aws import s3_client, sqs_client
+from jobs.ids import result_key, upload_key
+from jobs.message import InputKind, JobMessage
+from jobs.queue import JobQueue
+from jobs.settings import AwsSettings
+from jobs.status import JobState, JobStatus, iso_now
+from jobs.store import JobStore
+from jobs.submit import submit_job
+from worker.baseline import Baseline
+from worker.frames import RawFrame, SrgbFrame
+from worker.heartbeat import Heartbeat
+from worker.loop import Worker
+from worker.settings import WorkerSettings
+
+
+@dataclass
+class CountingBaseline:
+    """The real baseline, counting how often it runs."""
+
+    name: str = "baseline"
+    calls: list[str] = field(default_factory=list)
+    inner: Baseline = field(default_factory=Baseline)
+
+    def enhance_raw(self, frame: RawFrame, ratio: float) -> np.ndarray:
+        self.calls.append("raw")
+        return self.inner.enhance_raw(frame, ratio)
+
+    def enhance_srgb(self, frame: SrgbFrame, ratio: float) -> np.ndarray:
+        self.calls.append("srgb")
+        return self.inner.enhance_srgb(frame, ratio)
+
+
+@dataclass
+class Parts:
+    aws: AwsSettings
+    store: JobStore
+    queue: JobQueue
+    dead_letters: JobQueue
+    enhancer: CountingBaseline
+
+    def worker(self, **overrides: object) -> Worker:
+        fields: dict[str, object] = {
+            "aws": self.aws,
+            "worker_id": "test-worker",
+            "wait_seconds": 1,
+            "lease_seconds": 30,
+            "heartbeat_seconds": 10.0,
+            "retry_base_seconds": 0.0,
+            "dead_letter_sweep_seconds": 0.0,
+        }
+        settings = WorkerSettings(**{**fields, **overrides})  # type: ignore[arg-type]
+        return Worker(settings, self.store, self.queue, self.dead_letters, self.enhancer)
+
+    def submit(self, data: bytes, ext: str, kind: InputKind, ratio: float | None = None) -> str:
+        return submit_job(self.store, self.queue, data, ext, "application/octet-stream", kind, ratio).job_id
+
+    def status(self, job_id: str) -> JobStatus:
+        status = self.store.read_status(job_id)
+        assert status is not None
+        return status
+
+
+@pytest.fixture
+def parts(aws: AwsSettings) -> Parts:
+    sqs = sqs_client(aws)
+    return Parts(
+        aws=aws,
+        store=JobStore(s3_client(aws), aws.bucket),
+        queue=JobQueue.named(sqs, aws.queue),
+        dead_letters=JobQueue.named(sqs, aws.dead_letter_queue),
+        enhancer=CountingBaseline(),
+    )
+
+
+def dark_jpeg() -> bytes:
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 20, size=(120, 160, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def test_a_raw_job_goes_from_queued_to_done_with_a_brighter_result(parts: Parts) -> None:
+    dng = synthetic_dark_dng(128, 192, exposure=1 / 100)
+    job_id = parts.submit(dng, "dng", InputKind.RAW, ratio=100.0)
+    parts.worker().run(max_jobs=1)
+
+    status = parts.status(job_id)
+    assert status.state is JobState.DONE, status
+    assert list(status.stages) == ["queued", "processing", "done"]
+    assert status.worker == "test-worker" and status.attempts == 1 and status.ratio_used == 100.0
+    assert status.result is not None and (status.result.width, status.result.height) == (192, 128)
+    jpeg = parts.store.get(result_key(job_id))
+    assert jpeg is not None and len(jpeg) == status.result.bytes
+    assert np.asarray(Image.open(io.BytesIO(jpeg))).mean() > 60  # the input renders near black
+    assert parts.queue.depth().visible == 0 and parts.queue.depth().in_flight == 0
+
+
+def test_a_second_delivery_of_a_done_job_is_acknowledged_without_recomputing(parts: Parts) -> None:
+    job_id = parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
+    parts.worker().run(max_jobs=1)
+    assert parts.status(job_id).state is JobState.DONE
+    assert parts.enhancer.calls == ["srgb"]
+    done_at = parts.status(job_id).updated_at
+
+    parts.queue.send(JobMessage(job_id, upload_key(job_id, "jpg"), InputKind.SRGB, None, iso_now()))
+    parts.worker().run(max_jobs=1)
+    assert parts.enhancer.calls == ["srgb"]  # not run again
+    assert parts.status(job_id).updated_at == done_at
+    assert parts.queue.depth().visible == 0 and parts.queue.depth().in_flight == 0
+
+
+def test_a_corrupt_input_fails_at_once_with_a_readable_message(parts: Parts) -> None:
+    job_id = parts.submit(b"\xff\xd8\xff\xe0 this is not really a JPEG", "jpg", InputKind.SRGB)
+    parts.worker().run(max_jobs=1)
+    status = parts.status(job_id)
+    assert status.state is JobState.FAILED
+    assert status.error is not None and status.error.code == "corrupt-input" and len(status.error.message) > 10
+    assert status.attempts == 1  # not retried
+    assert parts.queue.depth().visible == 0 and parts.queue.depth().in_flight == 0
+    assert parts.dead_letters.depth().visible == 0
+
+
+def test_a_message_of_an_unknown_version_is_returned_then_dead_lettered_and_its_job_failed(parts: Parts) -> None:
+    job_id = parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
+    newer = parts.queue.receive(wait_seconds=1)
+    assert newer is not None
+    parts.queue.delete(newer)
+    body = json.loads(newer.body)
+    body["version"] = 99
+    parts.queue.sqs.send_message(QueueUrl=parts.queue.url, MessageBody=json.dumps(body))
+
+    worker = parts.worker()
+    worker.run(max_jobs=2)  # max_receives is 2: returned twice, then SQS moves it to the DLQ
+    assert parts.enhancer.calls == []
+    assert parts.queue.receive(wait_seconds=1) is None  # this third receive moved it to the DLQ
+    assert worker.sweep_dead_letters() == 1
+    status = parts.status(job_id)
+    assert status.state is JobState.FAILED and status.error is not None
+    assert status.error.code == "worker-crashed"
+    assert parts.dead_letters.depth().in_flight == 1  # kept for an operator, hidden from the next sweeps
+
+
+def test_jobs_whose_worker_died_end_failed_through_the_dead_letter_queue(parts: Parts) -> None:
+    job_id = parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
+    for _ in range(2):  # two deliveries that were never finished, as when a worker is killed mid-job
+        delivery = parts.queue.receive(wait_seconds=1)
+        assert delivery is not None
+        parts.queue.set_visibility(delivery, 0)
+    assert parts.queue.receive(wait_seconds=1) is None  # the third receive moved it to the DLQ
+    worker = parts.worker()
+    assert worker.sweep_dead_letters() == 1
+    assert parts.status(job_id).state is JobState.FAILED
+    assert worker.sweep_dead_letters() == 0  # already marked
+
+
+def test_an_upload_that_vanished_fails_the_job(parts: Parts) -> None:
+    job_id = parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
+    parts.store.delete(upload_key(job_id, "jpg"))
+    parts.worker().run(max_jobs=1)
+    status = parts.status(job_id)
+    assert status.state is JobState.FAILED and status.error is not None and status.error.code == "upload-missing"
+
+
+def test_the_heartbeat_keeps_a_long_job_invisible_and_stops_when_the_job_ends(parts: Parts) -> None:
+    parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
+    delivery = parts.queue.receive(wait_seconds=1)
+    assert delivery is not None
+    parts.queue.set_visibility(delivery, 2)
+    with Heartbeat(parts.queue, delivery, lease_seconds=2, interval=0.5) as beat:
+        time.sleep(3.5)  # longer than the 2 s lease
+        assert parts.queue.receive(wait_seconds=0) is None
+    assert beat.beats >= 5
+    assert parts.queue.receive(wait_seconds=4) is not None  # after the last lease runs out, it is back

@@ -1,0 +1,48 @@
+"""``python -m worker``: run one worker against the configured queue.
+
+Configuration comes from DARKROOM_* environment variables (see
+worker/settings.py); this is the only place the worker reads them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from jobs.aws import ServiceUnavailable, s3_client, sqs_client
+from jobs.queue import JobQueue
+from jobs.store import JobStore
+from worker.loop import Worker
+from worker.methods import load_enhancer
+from worker.settings import WorkerSettings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m worker",
+        description="Long-poll the darkroom job queue and enhance each job's photo. "
+        "Settings come from DARKROOM_* variables: DARKROOM_AWS_ENDPOINT_URL, DARKROOM_BUCKET, "
+        "DARKROOM_QUEUE, DARKROOM_DLQ, DARKROOM_METHOD, DARKROOM_WAIT_SECONDS, DARKROOM_LEASE_SECONDS.",
+    )
+    parser.add_argument("--max-jobs", type=int, default=None, help="stop after this many deliveries")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s")
+    settings = WorkerSettings.from_env(os.environ)
+    enhancer = load_enhancer(settings.method)
+    try:
+        store = JobStore(s3_client(settings.aws), settings.aws.bucket)
+        sqs = sqs_client(settings.aws)
+        queue = JobQueue.named(sqs, settings.aws.queue)
+        dead_letters = JobQueue.named(sqs, settings.aws.dead_letter_queue)
+        worker = Worker(settings, store, queue, dead_letters, enhancer)
+    except ServiceUnavailable as exc:
+        logging.error("cannot start: %s", exc)
+        return 1
+    worker.run(max_jobs=args.max_jobs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Bytes in, a frame out: RAW through LibRaw (rawpy), rendered images through Pillow.
+
+Every way an upload can be bad ends here as an ``InputError`` with a message
+a person understands, so the worker can fail the job at once instead of
+retrying something that can never work.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import rawpy
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from jobs.message import InputKind
+from worker.frames import Frame, InputError, RawFrame, SrgbFrame
+
+MAX_PIXELS = 150_000_000
+PILLOW_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP")  # JPEG includes MPO, the phone JPEGs with a second picture inside
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+R, G, B = 0, 1, 2  # packed channel of each colour; the second green goes to channel 3
+
+
+def decode(data: bytes, kind: InputKind, max_pixels: int = MAX_PIXELS) -> Frame:
+    """Decode an upload of the given kind, or raise ``InputError``."""
+    if not data:
+        raise InputError("corrupt-input", "The file is empty.")
+    if kind is InputKind.RAW:
+        return decode_raw(data, max_pixels)
+    return decode_srgb(data, max_pixels)
+
+
+def _too_large(pixels: int, max_pixels: int) -> InputError:
+    return InputError(
+        "too-large", f"The image has {pixels / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f} megapixels."
+    )
+
+
+# --- RAW ---------------------------------------------------------------------------------------------------------
+
+
+def decode_raw(data: bytes, max_pixels: int = MAX_PIXELS) -> RawFrame:
+    """Read a Bayer RAW file into a packed, normalised ``RawFrame``."""
+    try:
+        with rawpy.imread(io.BytesIO(data)) as raw:
+            pixels = raw.sizes.raw_height * raw.sizes.raw_width
+            if pixels > max_pixels:
+                raise _too_large(pixels, max_pixels)
+            return _raw_frame(raw)
+    except rawpy.LibRawFileUnsupportedError:
+        raise InputError("unsupported-input", "This is not a camera RAW file that LibRaw can read.") from None
+    except (rawpy.LibRawTooBigError, rawpy.LibRawUnsufficientMemoryError, rawpy.LibRawMemPoolOverflowError):
+        raise InputError("too-large", "The RAW file is too large to decode.") from None
+    except rawpy.LibRawError as exc:
+        detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise InputError("corrupt-input", f"The RAW file is damaged or truncated ({detail}).") from None
+
+
+def _raw_frame(raw: rawpy.RawPy) -> RawFrame:
+    if raw.raw_type != rawpy.RawType.Flat:
+        raise InputError("unsupported-input", "Only Bayer-mosaic RAW files are supported (not linear DNG or sRAW).")
+    layout = _bayer_layout(raw)
+    mosaic = raw.raw_image_visible
+    height, width = mosaic.shape[0] // 2 * 2, mosaic.shape[1] // 2 * 2
+    if height < 2 or width < 2:
+        raise InputError("corrupt-input", "The RAW file has no image data.")
+    white = float(raw.white_level)
+    blacks = raw.black_level_per_channel
+    packed = np.empty((4, height // 2, width // 2), dtype=np.float32)
+    for (dy, dx), (channel, colour_index) in layout.items():
+        black = float(blacks[colour_index])
+        if white <= black:
+            raise InputError("corrupt-input", "The RAW file's white level is not above its black level.")
+        plane = packed[channel]
+        np.subtract(mosaic[dy:height:2, dx:width:2], black, out=plane, dtype=np.float32)
+        plane *= np.float32(1.0 / (white - black))
+        np.maximum(plane, 0.0, out=plane)
+    return RawFrame(
+        packed=packed,
+        white_balance=_white_balance(raw),
+        cam_to_srgb=_cam_to_srgb(raw),
+        flip=int(raw.sizes.flip),
+    )
+
+
+def _bayer_layout(raw: rawpy.RawPy) -> dict[tuple[int, int], tuple[int, int]]:
+    """Map each position of the visible 2x2 CFA cell to (packed channel, LibRaw colour index).
+
+    G1 is the green on red's row, G2 the green on blue's row, so every CFA
+    phase packs a scene the same way.
+    """
+    try:
+        pattern = raw.raw_pattern
+    except NotImplementedError:
+        pattern = None
+    desc = bytes(raw.color_desc)
+    if pattern is None or np.shape(pattern) != (2, 2) or desc[:3] != b"RGB" or desc[3:4] not in (b"G", b""):
+        raise InputError("unsupported-input", "Only RGB Bayer sensors are supported (not X-Trans, Foveon or CMYG).")
+    # raw_pattern is anchored at the full sensor's corner; shift it to the visible area's corner.
+    visible = np.roll(np.asarray(pattern), (-raw.sizes.top_margin, -raw.sizes.left_margin), axis=(0, 1))
+    letters = {(dy, dx): "RGBG"[int(visible[dy, dx])] for dy in range(2) for dx in range(2)}
+    if sorted(letters.values()) != ["B", "G", "G", "R"]:
+        raise InputError("unsupported-input", "The RAW file's colour filter is not a Bayer pattern.")
+    red_row = next(dy for (dy, _), letter in letters.items() if letter == "R")
+    layout = {}
+    for (dy, dx), letter in letters.items():
+        channel = {"R": R, "B": B}.get(letter, G if dy == red_row else 3)
+        layout[(dy, dx)] = (channel, int(visible[dy, dx]))
+    return layout
+
+
+def _white_balance(raw: rawpy.RawPy) -> np.ndarray:
+    """As-shot multipliers with green = 1; daylight, then none, when the file lacks them."""
+    for candidate in (raw.camera_whitebalance, raw.daylight_whitebalance):
+        rgb = np.asarray(candidate, dtype=np.float64)[:3]
+        if rgb.shape == (3,) and np.all(np.isfinite(rgb)) and np.all(rgb > 0):
+            multipliers: np.ndarray = (rgb / rgb[1]).astype(np.float32)
+            return multipliers
+    return np.ones(3, dtype=np.float32)
+
+
+def _cam_to_srgb(raw: rawpy.RawPy) -> np.ndarray:
+    matrix = np.asarray(raw.color_matrix, dtype=np.float32)[:, :3]
+    if matrix.shape != (3, 3) or not np.any(matrix) or not np.all(np.isfinite(matrix)):
+        return np.eye(3, dtype=np.float32)
+    return matrix
+
+
+# --- sRGB --------------------------------------------------------------------------------------------------------
+
+
+def decode_srgb(data: bytes, max_pixels: int = MAX_PIXELS) -> SrgbFrame:
+    """Read a JPEG/PNG/TIFF/WebP into float32 RGB in [0, 1], upright per its EXIF orientation."""
+    try:
+        image = Image.open(io.BytesIO(data), formats=PILLOW_FORMATS)
+    except UnidentifiedImageError:
+        raise InputError("unsupported-input", "This is not a JPEG, PNG, TIFF or WebP image.") from None
+    except Image.DecompressionBombError:
+        raise InputError("too-large", "The image has too many pixels.") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
+        raise InputError("corrupt-input", f"The image file is damaged ({exc}).") from None
+    with image:
+        pixels = image.width * image.height
+        if pixels > max_pixels:
+            raise _too_large(pixels, max_pixels)
+        try:
+            image.load()  # decode everything now, so a truncated file fails here
+            upright = ImageOps.exif_transpose(image)
+            return SrgbFrame(_rgb_float(upright))
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
+            raise InputError("corrupt-input", f"The image file is damaged or truncated ({exc}).") from None
+
+
+def _rgb_float(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode to float32 (H, W, 3); transparency is composited over black, as the photo is dark.
+
+    Pillow 13 reads 16-bit RGB PNG and TIFF as 8-bit RGB; 16-bit grey keeps its precision.
+    """
+    if image.mode in SIXTEEN_BIT_MODES or image.mode == "F":
+        grey = np.asarray(image).astype(np.float32)
+        if image.mode != "F":
+            grey /= 65535.0
+        grey = np.clip(np.nan_to_num(grey), 0.0, 1.0)
+        return np.repeat(grey[..., None], 3, axis=-1)
+    if image.mode in ALPHA_MODES or "transparency" in image.info:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / np.float32(255)
+        return np.ascontiguousarray(rgba[..., :3] * rgba[..., 3:])
+    return np.asarray(image.convert("RGB"), dtype=np.float32) / np.float32(255)

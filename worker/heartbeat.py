@@ -1,0 +1,46 @@
+"""Keep a message invisible while its job runs.
+
+Without this a job slower than the queue's visibility timeout would be handed
+to a second worker while the first still works on it. A dead worker stops
+renewing, so its message comes back within one lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import TracebackType
+
+from jobs.aws import ServiceUnavailable
+from jobs.queue import Delivery, JobQueue
+
+log = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    def __init__(self, queue: JobQueue, delivery: Delivery, lease_seconds: int, interval: float) -> None:
+        self.queue = queue
+        self.delivery = delivery
+        self.lease_seconds = lease_seconds
+        self.interval = interval
+        self.beats = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.queue.set_visibility(self.delivery, self.lease_seconds)
+                self.beats += 1
+            except ServiceUnavailable as exc:  # the next beat may get through; the lease has slack
+                log.warning("heartbeat for message %s failed: %s", self.delivery.message_id, exc)

@@ -1,0 +1,65 @@
+"""Run a U-Net over a big image in overlapping tiles, with the same result as one pass.
+
+Two things make the stitched output equal to the untiled one (not merely
+close):
+- Every tile starts at a multiple of 16 in the input, so the four 2x2
+  max-pools see the same pixel groups as in a single pass. Tile sizes are
+  multiples of 16 too, except at the image's bottom and right edges, where
+  the tile ends where the image ends and gets the same reflect padding.
+- Each tile carries a margin of at least the network's receptive-field
+  radius, and only its core is kept. For the SID U-Net that radius is 107
+  input pixels (measured by back-propagating from one output cell; it
+  depends on the depth, not the width), so the margin is 112.
+
+The cost is the margins' extra work: about 1.3x for a 24-megapixel RAW with
+1024-pixel tiles, in exchange for a peak memory set by the tile, not the image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+ALIGN = 16  # four 2x poolings
+RECEPTIVE_RADIUS = 107  # SID U-Net, in input pixels
+MARGIN = 112  # RECEPTIVE_RADIUS rounded up to ALIGN
+TILE = 1024  # core size, input pixels; a 1248x1248 window peaks near 1 GB in fp32 on CPU
+
+
+def tile_spans(size: int, tile: int, margin: int) -> list[tuple[int, int, int, int]]:
+    """Along one axis: (core_start, core_stop, window_start, window_stop) for each tile."""
+    if tile >= size:
+        return [(0, size, 0, size)]
+    if tile % ALIGN or margin % ALIGN:
+        raise ValueError(f"tile and margin must be multiples of {ALIGN}, got {tile} and {margin}")
+    spans = []
+    for start in range(0, size, tile):
+        stop = min(start + tile, size)
+        spans.append((start, stop, max(0, start - margin), min(size, stop + margin)))
+    return spans
+
+
+def forward_tiled(
+    model: Callable[[Tensor], Tensor], x: Tensor, scale: int, tile: int = TILE, margin: int = MARGIN
+) -> Tensor:
+    """Apply ``model`` to (1, C, h, w) ``x``; returns the output as float32 (h*scale, w*scale, C_out) on the CPU.
+
+    The output is written channels-last (height, width, colour) straight
+    into one buffer, so the only full-size copy is the result itself.
+    """
+    if x.shape[0] != 1:
+        raise ValueError("forward_tiled takes a batch of one")
+    height, width = x.shape[-2:]
+    out: Tensor | None = None
+    for cy0, cy1, wy0, wy1 in tile_spans(height, tile, margin):
+        for cx0, cx1, wx0, wx1 in tile_spans(width, tile, margin):
+            result = model(x[:, :, wy0:wy1, wx0:wx1])
+            core = result[0, :, (cy0 - wy0) * scale : (cy1 - wy0) * scale, (cx0 - wx0) * scale : (cx1 - wx0) * scale]
+            if out is None:
+                out = torch.empty((height * scale, width * scale, result.shape[1]), dtype=torch.float32)
+            out[cy0 * scale : cy1 * scale, cx0 * scale : cx1 * scale] = core.permute(1, 2, 0).float().cpu()
+    if out is None:
+        raise ValueError("cannot enhance an empty image")
+    return out

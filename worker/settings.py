@@ -1,0 +1,42 @@
+"""The worker's settings: one typed object, read from DARKROOM_* at the entry point."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from jobs.settings import AwsSettings, env_float, env_int, env_str
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    aws: AwsSettings = field(default_factory=AwsSettings)
+    worker_id: str = field(default_factory=default_worker_id)
+    method: str = "baseline"  # which enhancer runs: see worker.methods
+    wait_seconds: int = 20  # SQS long poll
+    lease_seconds: int = 60  # visibility each heartbeat renews; shorter means faster recovery from a dead worker
+    heartbeat_seconds: float = 20.0  # renew well before the lease runs out
+    retry_base_seconds: float = 5.0  # backoff after a transient failure: base * 2**(attempt-1)
+    dead_letter_sweep_seconds: float = 60.0  # how often an idle worker marks dead-lettered jobs failed
+    max_pixels: int = 150_000_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
+        lease = env_int(env, "DARKROOM_LEASE_SECONDS", cls.lease_seconds)
+        return cls(
+            aws=AwsSettings.from_env(env),
+            worker_id=env_str(env, "DARKROOM_WORKER_ID", default_worker_id()),
+            method=env_str(env, "DARKROOM_METHOD", cls.method),
+            wait_seconds=env_int(env, "DARKROOM_WAIT_SECONDS", cls.wait_seconds),
+            lease_seconds=lease,
+            heartbeat_seconds=env_float(env, "DARKROOM_HEARTBEAT_SECONDS", lease / 3),
+            retry_base_seconds=env_float(env, "DARKROOM_RETRY_BASE_SECONDS", cls.retry_base_seconds),
+            dead_letter_sweep_seconds=env_float(env, "DARKROOM_DLQ_SWEEP_SECONDS", cls.dead_letter_sweep_seconds),
+            max_pixels=env_int(env, "DARKROOM_MAX_PIXELS", cls.max_pixels),
+        )
