@@ -1,0 +1,198 @@
+"""The ``darkroom`` command: a thin CLI over the programmatic API.
+
+Each command imports what it needs inside its function, so ``darkroom --help``
+is instant and ``darkroom up`` never loads torch into this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from darkroom.evaluation import add_eval_parser
+
+EPILOG = """examples:
+  darkroom up                                  # the whole system on http://127.0.0.1:8080
+  darkroom sample dark.dng                     # make a dark test photo (RAW); .jpg for a JPEG
+  darkroom enhance dark.dng -o bright.jpg      # one file, no servers
+  darkroom enhance *.jpg -o out/               # many files, with a progress bar
+"""
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Bring up moto, the API under uWSGI and the workers; stop all on Ctrl-C."""
+    from darkroom.stack import LocalStack, StackConfig
+
+    config = StackConfig(
+        host=args.host, api_port=args.port, moto_port=args.moto_port, workers=args.workers, method=args.method
+    )
+    stack = LocalStack(config)
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        stack.start()
+        print(
+            f"\ndarkroom is up at {config.api_url}\n"
+            f"  open {config.api_url}/ in a browser, or:\n"
+            f"  curl -F image=@dark.jpg {config.api_url}/v1/jobs      # answers with the job's id\n"
+            f"  curl {config.api_url}/v1/jobs/<id>                    # poll until status is done\n"
+            f"  curl -L -o bright.jpg {config.api_url}/v1/jobs/<id>/result\n"
+            f"AWS emulator: {stack.aws.endpoint_url}   Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        code = stack.wait()
+        print(f"a darkroom process exited with code {code}; stopping", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping darkroom...", file=sys.stderr)
+        return 0
+    finally:
+        stack.stop()
+
+
+def cmd_enhance(args: argparse.Namespace) -> int:
+    """Run files through decode -> enhance -> encode, with no servers."""
+    from darkroom.enhance import enhance_files
+
+    return enhance_files(args.inputs, args.output, args.ratio, args.method)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Write a dark test photo: a RAW (.dng) or a JPEG/PNG."""
+    from darkroom.enhance import write_sample
+
+    write_sample(args.output, args.exposure)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the SID network on synthetic low-light RAW (--kind raw) or the sRGB model (--kind srgb).
+
+    Settings come from --config (a JSON file of TrainConfig fields) and then
+    from the flags given, which win. Checkpoints carry their config; --resume
+    continues a run from its state.pt.
+    """
+    import json
+
+    from worker.train import TrainConfig, train
+
+    values = json.loads(args.config.read_text()) if args.config else {}
+    flags = {name: getattr(args, name) for name in TRAIN_FLAGS if getattr(args, name) is not None}
+    config = TrainConfig.from_dict({**values, **flags})
+    print(json.dumps(config.to_dict(), indent=2))
+    weights = train(config)
+    print(f"weights: {weights}")
+    return 0
+
+
+TRAIN_FLAGS = (
+    "kind",
+    "clean_dirs",
+    "lol_dirs",
+    "out_dir",
+    "crop",
+    "batch_size",
+    "steps",
+    "lr",
+    "seed",
+    "device",
+    "resume",
+    "checkpoint_every",
+    "width",
+    "workers",
+)
+
+
+def add_train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    train = commands.add_parser(
+        "train", help="train a model (progress bar, checkpoints, resume)", description=cmd_train.__doc__
+    )
+    train.add_argument("--config", type=Path, help="JSON file of training settings")
+    train.add_argument("--kind", choices=["raw", "srgb"], help="which model (default: raw)")
+    train.add_argument("--clean", dest="clean_dirs", nargs="+", help="folders of clean photos (searched recursively)")
+    train.add_argument("--lol", dest="lol_dirs", nargs="+", help="folders holding low/ and normal/ pairs")
+    train.add_argument("--out", dest="out_dir", help="where checkpoints go (default: runs/sid)")
+    train.add_argument("--steps", type=int, help="optimizer steps in all (default: 20000)")
+    train.add_argument("--batch-size", type=int, help="crops per step (default: 8)")
+    train.add_argument("--crop", type=int, help="output pixels per crop side, a multiple of 32 (default: 256)")
+    train.add_argument("--lr", type=float, help="peak learning rate, cosine-decayed (default: 1e-4)")
+    train.add_argument("--width", type=int, help="channels of the first U-Net level (default: 32, as published)")
+    train.add_argument("--seed", type=int, help="random seed: same seed, same batches (default: 0)")
+    train.add_argument("--device", help="auto, cpu, cuda (default: auto; bf16 autocast on GPU)")
+    train.add_argument("--workers", type=int, help="data loader processes (default: 0)")
+    train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default: 1000)")
+    train.add_argument("--resume", help="a state.pt to continue from")
+    train.set_defaults(run=cmd_train)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="darkroom",
+        description="Brighten photos taken in the dark: the local stack, one-off enhancement and tools.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser(
+        "up", help="run the whole system on this machine (what `make run` does)", description=cmd_up.__doc__
+    )
+    up.add_argument("--host", default="127.0.0.1", help="address the API listens on (default: %(default)s)")
+    up.add_argument("--port", type=int, default=8080, help="API port (default: %(default)s)")
+    up.add_argument("--moto-port", type=int, default=4566, help="AWS emulator port (default: %(default)s)")
+    up.add_argument("--workers", type=int, default=1, help="worker processes to start (default: %(default)s)")
+    up.add_argument("--method", default="baseline", help="enhancement method the workers run (default: %(default)s)")
+    up.set_defaults(run=cmd_up)
+
+    enhance = commands.add_parser(
+        "enhance", help="brighten files directly, no servers", description=cmd_enhance.__doc__
+    )
+    enhance.add_argument("inputs", nargs="+", type=Path, help="RAW (DNG, ARW, NEF, CR2, ...) or JPEG/PNG/TIFF files")
+    enhance.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="output .jpg for one input, or a folder for several (default: beside each input)",
+    )
+    enhance.add_argument("--ratio", default="auto", help="amplification 1..300, or auto (default: %(default)s)")
+    enhance.add_argument("--method", default="baseline", help="enhancement method (default: %(default)s)")
+    enhance.set_defaults(run=cmd_enhance)
+
+    sample = commands.add_parser(
+        "sample", help="write a dark test photo to try darkroom with", description=cmd_sample.__doc__
+    )
+    sample.add_argument("output", type=Path, help="file to write: .dng for RAW, .jpg or .png for sRGB")
+    sample.add_argument(
+        "--exposure",
+        type=float,
+        default=1 / 100,
+        help="fraction of a normal exposure (default: 0.01, i.e. 100x too dark)",
+    )
+    sample.set_defaults(run=cmd_sample)
+    add_train_parser(commands)
+    add_eval_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

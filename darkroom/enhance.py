@@ -1,0 +1,84 @@
+"""``darkroom enhance`` and ``darkroom sample``: the pipeline on files, no servers."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def output_path(source: Path, output: Path | None, many: bool) -> Path:
+    """Where one input's result goes: the given file, a file in the given folder, or beside the input."""
+    if output is None:
+        return source.with_name(f"{source.stem}-bright.jpg")
+    if many or output.is_dir() or output.suffix == "":
+        output.mkdir(parents=True, exist_ok=True)
+        return output / f"{source.stem}.jpg"
+    return output
+
+
+def enhance_files(inputs: list[Path], output: Path | None, ratio_text: str, method: str) -> int:
+    """Enhance each input; returns the number of failures as the exit status (capped at 1)."""
+    from tqdm import tqdm
+
+    from api.validate import inspect_upload
+    from jobs.message import InvalidRatio, parse_ratio
+    from worker.frames import InputError
+    from worker.methods import load_enhancer
+    from worker.pipeline import run_pipeline
+
+    try:
+        ratio = parse_ratio(ratio_text)
+    except InvalidRatio as exc:
+        log.error("%s", exc)
+        return 2
+    enhancer = load_enhancer(method)
+    many = len(inputs) > 1
+    failures = 0
+    for source in tqdm(inputs, unit="photo", disable=not many):
+        try:
+            data = source.read_bytes()
+            info = inspect_upload(data, source.name, max_pixels=150_000_000)
+            enhanced = run_pipeline(data, info.kind, ratio, enhancer)
+        except OSError as exc:
+            failures += 1
+            log.error("%s: cannot read: %s", source, exc.strerror or exc)
+            continue
+        except InputError as exc:
+            failures += 1
+            log.error("%s: %s", source, exc.message)
+            continue
+        except ValueError as exc:  # a validation problem from api.validate
+            failures += 1
+            log.error("%s: %s", source, exc)
+            continue
+        target = output_path(source, output, many)
+        target.write_bytes(enhanced.jpeg)
+        timings = ", ".join(f"{k} {v:.2f} s" for k, v in enhanced.timings.items())
+        message = (
+            f"{source} -> {target} ({enhanced.width}x{enhanced.height}, ratio {enhanced.ratio_used:.1f}; {timings})"
+        )
+        if many:
+            tqdm.write(message)
+        else:
+            print(message)
+    return 1 if failures else 0
+
+
+def write_sample(path: Path, exposure: float) -> None:
+    """A synthetic dark photo: RAW for .dng, else an 8-bit sRGB image Pillow writes."""
+    from PIL import Image
+
+    from darkroom.dng import dark_scene, synthetic_dark_dng
+
+    if path.suffix.lower() == ".dng":
+        path.write_bytes(synthetic_dark_dng(1536, 2304, exposure=exposure, seed=7))
+        return
+    rng = np.random.default_rng(7)
+    linear = dark_scene(768, 1152, seed=7) * exposure
+    noisy = np.clip(linear + rng.normal(0, 0.002, linear.shape), 0, 1)
+    srgb = np.where(noisy <= 0.0031308, 12.92 * noisy, 1.055 * np.power(noisy, 1 / 2.4) - 0.055)
+    Image.fromarray(np.round(srgb * 255).astype(np.uint8)).save(path)
