@@ -62,8 +62,11 @@ def dead_lettered_job_id(body: str) -> str | None:
         return job_id if is_job_id(job_id) else None
 
 
-class StopRequested(Exception):
-    """Raised by the signal handler to break out of an idle long poll."""
+class StopRequested(BaseException):
+    """Raised by the signal handler to break out of an idle long poll.
+
+    A BaseException, like KeyboardInterrupt, so the HTTP stack's own
+    ``except Exception`` handlers cannot swallow it mid-request."""
 
 
 class Worker:

@@ -1,0 +1,36 @@
+"""Deployable 1: the HTTP API (Flask; uWSGI in production). Never imports torch or worker."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from flask import Flask
+
+from api import health, jobs, openapi
+from api.problems import register_problem_handlers
+from api.services import EXTENSION_KEY, Services
+from api.settings import ApiSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: ApiSettings, s3: S3Client | None = None, sqs: SQSClient | None = None) -> Flask:
+    """Build the app; no AWS call or client is made until a request needs one (fork-safe)."""
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION_KEY] = Services(settings, s3, sqs)
+    app.register_blueprint(jobs.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
+    register_problem_handlers(app)
+    log.info("API ready: bucket %s, queue %s", settings.aws.bucket, settings.aws.queue)
+    return app
+
+
+__all__ = ["ApiSettings", "create_app"]

@@ -1,0 +1,228 @@
+"""The API's own OpenAPI 3.1 description, served at ``/openapi.json``.
+
+Kept as Python data (not a file beside the package) so it ships with the code
+and a test can check it against the routes the app really serves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from jobs.message import RATIO_MAX, RATIO_MIN
+
+bp = Blueprint("openapi", __name__)
+
+PROBLEM = "application/problem+json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _problem(description: str, retry_after: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+    if retry_after:
+        response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+    return response
+
+
+def _json(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+JOB_ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "description": "The job's id (uuid4).",
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "description": "An RFC 9457 problem detail; `type` is stable, e.g. urn:darkroom:problem:corrupt-image.",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string", "format": "uri"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "error": _ref("JobError"),
+        },
+    },
+    "Ratio": {
+        "description": f"Amplification: a number from {RATIO_MIN:g} to {RATIO_MAX:g}, or 'auto'.",
+        "oneOf": [{"type": "number", "minimum": RATIO_MIN, "maximum": RATIO_MAX}, {"const": "auto"}],
+    },
+    "JobState": {"type": "string", "enum": ["queued", "processing", "done", "failed"]},
+    "JobLinks": {
+        "type": "object",
+        "required": ["self", "result"],
+        "properties": {"self": {"type": "string"}, "result": {"type": "string"}},
+    },
+    "JobAccepted": {
+        "type": "object",
+        "required": ["id", "status", "eta_seconds", "links"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "status": _ref("JobState"),
+            "eta_seconds": {"type": "integer", "minimum": 0},
+            "links": _ref("JobLinks"),
+        },
+    },
+    "JobResult": {
+        "type": "object",
+        "required": ["url", "width", "height", "bytes"],
+        "properties": {
+            "url": {"type": "string", "format": "uri", "description": "A short-lived presigned GET URL."},
+            "width": {"type": "integer"},
+            "height": {"type": "integer"},
+            "bytes": {"type": "integer"},
+        },
+    },
+    "JobError": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+    },
+    "Job": {
+        "type": "object",
+        "required": ["id", "status", "kind", "created_at", "updated_at", "eta_seconds", "result", "error"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "status": _ref("JobState"),
+            "kind": {"type": "string", "enum": ["raw", "srgb"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "stages": {
+                "type": "object",
+                "description": "When the job first entered each state.",
+                "additionalProperties": {"type": "string", "format": "date-time"},
+            },
+            "attempts": {"type": "integer", "minimum": 0},
+            "ratio": _ref("Ratio"),
+            "ratio_used": {"type": ["number", "null"]},
+            "method": {"type": ["string", "null"]},
+            "note": {"type": ["string", "null"], "description": "Why the job waits or was retried."},
+            "eta_seconds": {"type": "integer", "minimum": 0},
+            "result": {"oneOf": [_ref("JobResult"), {"type": "null"}]},
+            "error": {"oneOf": [_ref("JobError"), {"type": "null"}]},
+        },
+    },
+}
+
+SUBMIT = {
+    "summary": "Submit a photo to brighten",
+    "operationId": "submitJob",
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image"],
+                    "properties": {
+                        "image": {
+                            "type": "string",
+                            "contentMediaType": "application/octet-stream",
+                            "description": "JPEG, PNG, TIFF, DNG or a camera RAW file; its type is judged by content.",
+                        },
+                        "ratio": {"type": "string", "description": "A number from 1 to 300, or 'auto' (default)."},
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "202": {
+            **_json("Accepted and queued.", "JobAccepted"),
+            "headers": {"Location": {"description": "The job's URL.", "schema": {"type": "string"}}},
+        },
+        "400": _problem("No image field, an empty file or an invalid ratio."),
+        "411": _problem("A chunked request body without Content-Length."),
+        "413": _problem("The request body is larger than the limit."),
+        "415": _problem("Not a JPEG, PNG, TIFF or camera RAW file."),
+        "422": _problem("A corrupt or truncated image, or one with too many pixels."),
+        "503": _problem("Storage or the queue is unavailable; retry later.", retry_after=True),
+    },
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "darkroom",
+        "version": "1",
+        "description": "Brightens photos taken in the dark. Submit a photo, poll its job, fetch the result.",
+    },
+    "paths": {
+        "/v1/jobs": {"post": SUBMIT},
+        "/v1/jobs/{job_id}": {
+            "get": {
+                "summary": "A job's status",
+                "operationId": "getJob",
+                "parameters": [JOB_ID],
+                "responses": {
+                    "200": {
+                        **_json("The job. Retry-After is set while it is queued or processing.", "Job"),
+                        "headers": {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}},
+                    },
+                    "404": _problem("No such job."),
+                },
+            }
+        },
+        "/v1/jobs/{job_id}/result": {
+            "get": {
+                "summary": "Redirect to the brightened JPEG",
+                "operationId": "getJobResult",
+                "parameters": [JOB_ID],
+                "responses": {
+                    "303": {
+                        "description": "See the short-lived presigned URL of the result.",
+                        "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+                    },
+                    "404": _problem("No such job."),
+                    "409": _problem("The job is not done (not-ready) or it failed (job-failed).", retry_after=True),
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "Liveness: the process answers",
+                "operationId": "healthz",
+                "responses": {"200": {"description": "Alive."}},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "summary": "Readiness: the bucket and the queue answer",
+                "operationId": "readyz",
+                "responses": {"200": {"description": "Ready."}, "503": _problem("S3 or SQS is unreachable.", True)},
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "operationId": "openapi",
+                "responses": {"200": {"description": "The OpenAPI 3.1 document."}},
+            }
+        },
+    },
+    "components": {
+        "schemas": SCHEMAS,
+        "headers": {
+            "RetryAfter": {"description": "Seconds to wait before asking again.", "schema": {"type": "integer"}}
+        },
+    },
+}
+
+for _operations in DOCUMENT["paths"].values():  # any route may fail unexpectedly
+    for _operation in _operations.values():
+        _operation["responses"]["default"] = _problem("An unexpected error (500).")
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(DOCUMENT)

@@ -1,0 +1,197 @@
+"""Upload validation: bytes in, facts out, before anything is stored or queued.
+
+The type is decided by magic bytes, never by the filename. Headers are parsed
+with the decoders the worker will use (Pillow for JPEG/PNG/TIFF, LibRaw via
+rawpy for RAW), which read only the header here, so a decompression bomb is
+refused from its declared size before a single pixel is decoded. Cheap
+structural checks then catch truncated uploads, which those header-only
+parsers would accept. No I/O and no Flask: the ``darkroom enhance`` command
+uses this module too.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import rawpy
+from PIL import Image, UnidentifiedImageError
+
+from api.tiff import TiffError, read_tiff, tiff_magic
+from jobs.ids import RAW_EXTENSIONS
+from jobs.message import InputKind
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+PNG_TAIL = 4096  # bytes after IEND that we still accept (some tools append a little)
+RAF_MAGIC = b"FUJIFILMCCD-RAW"
+DNG_CONTENT_TYPE = "image/x-adobe-dng"
+RAW_CONTENT_TYPE = "image/x-dcraw"  # shared-mime-info's parent type of camera RAW files
+
+
+class UploadRejected(ValueError):
+    """An upload that cannot become a job; ``status`` and ``slug`` are the HTTP problem to answer."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class UploadInfo:
+    kind: InputKind
+    ext: str  # one of jobs.ids.UPLOAD_EXTENSIONS; becomes part of the S3 key
+    content_type: str
+    width: int
+    height: int
+    format: str  # "JPEG", "PNG", "TIFF", "DNG", "CR2", "ORF", "RW2", "RAF" or "RAW"
+
+
+def unsupported(detail: str) -> UploadRejected:
+    return UploadRejected(415, "unsupported-media-type", "Unsupported Media Type", detail)
+
+
+def corrupt(detail: str) -> UploadRejected:
+    return UploadRejected(422, "corrupt-image", "Corrupt Image", detail)
+
+
+def check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise UploadRejected(
+            422,
+            "too-many-pixels",
+            "Too Many Pixels",
+            f"the image declares {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}",
+        )
+
+
+def inspect_upload(data: bytes, filename: str | None, max_pixels: int) -> UploadInfo:
+    """Identify and check an upload; raises UploadRejected (a ValueError) with the HTTP status to answer."""
+    if not data:
+        raise UploadRejected(400, "empty-upload", "Empty Upload", "the uploaded file is empty")
+    if data.startswith(b"\xff\xd8\xff"):
+        return _inspect_pillow(data, "JPEG", "jpg", "image/jpeg", max_pixels, _check_jpeg_end)
+    if data.startswith(PNG_SIGNATURE):
+        return _inspect_pillow(data, "PNG", "png", "image/png", max_pixels, _check_png_end)
+    if data.startswith(RAF_MAGIC):
+        return _inspect_raw(data, "RAF", filename, is_dng=False, max_pixels=max_pixels)
+    if tiff_magic(data) is not None:
+        return _inspect_tiff(data, filename, max_pixels)
+    raise unsupported("not a JPEG, PNG, TIFF or camera RAW file (judged by its content, not its name)")
+
+
+def _inspect_pillow(
+    data: bytes, name: str, ext: str, content_type: str, max_pixels: int, check_end: Callable[[bytes], None]
+) -> UploadInfo:
+    width, height = _pillow_size(data, name)
+    check_pixels(width, height, max_pixels)
+    check_end(data)
+    return UploadInfo(InputKind.SRGB, ext, content_type, width, height, name)
+
+
+def _pillow_size(data: bytes, name: str) -> tuple[int, int]:
+    """Parse the header only (Image.open is lazy); Pillow's own bomb limit also means too many pixels."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our max_pixels decides
+            with Image.open(io.BytesIO(data), formats=[name]) as image:
+                return image.size
+    except Image.DecompressionBombError:  # Pillow's own limit, far above any sane max_pixels
+        raise UploadRejected(
+            422, "too-many-pixels", "Too Many Pixels", "the image declares far too many pixels"
+        ) from None
+    except UnidentifiedImageError:
+        raise corrupt(f"the {name} header cannot be read") from None
+    except (OSError, EOFError, ValueError) as exc:
+        raise corrupt(f"the {name} header cannot be read: {exc}") from None
+
+
+def _check_jpeg_end(data: bytes) -> None:
+    """A complete JPEG has an EOI marker (FF D9) after its first scan starts.
+
+    Searching only after the first SOS skips an EXIF thumbnail's own EOI.
+    Entropy-coded data stuffs every FF with 00, so FF D9 there is the end.
+    """
+    scan = _jpeg_first_scan(data)
+    if scan < 0 or data.find(b"\xff\xd9", scan) < 0:
+        raise corrupt("the JPEG file is truncated: its image data has no end marker")
+
+
+def _jpeg_first_scan(data: bytes) -> int:
+    """The offset of the first start-of-scan (SOS) segment, or -1; walks marker segments only."""
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return -1
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA:
+            return pos
+        if 0xD0 <= marker <= 0xD8 or marker == 0x01:  # markers without a length
+            pos += 2
+            continue
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return -1
+
+
+def _check_png_end(data: bytes) -> None:
+    if data.find(PNG_IEND, max(0, len(data) - PNG_TAIL - len(PNG_IEND))) < 0:
+        raise corrupt("the PNG file is truncated: it has no IEND chunk at its end")
+
+
+def _inspect_tiff(data: bytes, filename: str | None, max_pixels: int) -> UploadInfo:
+    """TIFF-magic files: a DNG or anything LibRaw opens is RAW, else Pillow's TIFF is sRGB."""
+    try:
+        facts = read_tiff(data)
+    except TiffError as exc:
+        raise corrupt(f"the TIFF structure cannot be read: {exc}") from None
+    check_pixels(facts.width, facts.height, max_pixels)
+    if facts.truncated:
+        raise corrupt(f"the file is truncated: {facts.truncated}")
+    if facts.is_dng or facts.container != "TIFF":
+        return _inspect_raw(data, "DNG" if facts.is_dng else facts.container, filename, facts.is_dng, max_pixels)
+    try:
+        sizes = _raw_sizes(data)
+    except rawpy.LibRawError:  # not a camera RAW that LibRaw knows: an ordinary TIFF
+        width, height = _pillow_size(data, "TIFF")
+        check_pixels(width, height, max_pixels)
+        return UploadInfo(InputKind.SRGB, "tif", "image/tiff", width, height, "TIFF")
+    name = "CR2" if data[8:10] == b"CR" else "RAW"
+    return _raw_info(sizes, name, filename, is_dng=False, max_pixels=max_pixels)
+
+
+def _raw_sizes(data: bytes) -> rawpy.ImageSizes:
+    """LibRaw's sizes from opening the file, which parses the header only (no unpack, no postprocess)."""
+    with rawpy.imread(io.BytesIO(data)) as raw:
+        return raw.sizes
+
+
+def _inspect_raw(data: bytes, name: str, filename: str | None, is_dng: bool, max_pixels: int) -> UploadInfo:
+    try:
+        sizes = _raw_sizes(data)
+    except rawpy.LibRawError as exc:
+        message = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise corrupt(f"LibRaw cannot read this {name} file: {message}") from None
+    return _raw_info(sizes, name, filename, is_dng, max_pixels)
+
+
+def _raw_info(sizes: rawpy.ImageSizes, name: str, filename: str | None, is_dng: bool, max_pixels: int) -> UploadInfo:
+    check_pixels(sizes.raw_width, sizes.raw_height, max_pixels)
+    content_type = DNG_CONTENT_TYPE if is_dng else RAW_CONTENT_TYPE
+    return UploadInfo(InputKind.RAW, _raw_extension(filename, is_dng), content_type, sizes.width, sizes.height, name)
+
+
+def _raw_extension(filename: str | None, is_dng: bool) -> str:
+    """The client's extension when it names a RAW format we know; only then does it reach the S3 key."""
+    ext = os.path.splitext(filename or "")[1].lstrip(".").lower()
+    if ext in RAW_EXTENSIONS:
+        return ext
+    return "dng" if is_dng else "raw"

@@ -1,0 +1,32 @@
+"""The arrows point one way: api -> jobs <- worker. Checked in fresh interpreters."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+IMPORT_ALL = """
+import importlib, pkgutil, sys
+package = importlib.import_module({package!r})
+for module in pkgutil.walk_packages(package.__path__, {package!r} + "."):
+    if not module.name.endswith("__main__"):
+        importlib.import_module(module.name)
+print(" ".join(sorted(name for name in sys.modules if name.split(".")[0] in {forbidden!r})))
+"""
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("api", {"torch", "worker", "darkroom"}),
+        ("worker", {"flask", "api", "darkroom", "werkzeug"}),
+        ("jobs", {"flask", "torch", "api", "worker", "darkroom"}),
+    ],
+)
+def test_package_does_not_import(package: str, forbidden: set[str]) -> None:
+    code = IMPORT_ALL.format(package=package, forbidden=forbidden)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"{package} imports {result.stdout.strip()}"
