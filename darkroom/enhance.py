@@ -27,7 +27,7 @@ def enhance_files(inputs: list[Path], output: Path | None, ratio_text: str, meth
     from api.validate import inspect_upload
     from jobs.message import InvalidRatio, parse_ratio
     from worker.frames import InputError
-    from worker.methods import load_enhancer
+    from worker.methods import ModelChoice, load_enhancer
     from worker.pipeline import run_pipeline
 
     try:
@@ -35,7 +35,7 @@ def enhance_files(inputs: list[Path], output: Path | None, ratio_text: str, meth
     except InvalidRatio as exc:
         log.error("%s", exc)
         return 2
-    enhancer = load_enhancer(method)
+    enhancer = load_enhancer(ModelChoice(method=method))
     many = len(inputs) > 1
     failures = 0
     for source in tqdm(inputs, unit="photo", disable=not many):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from jobs.aws import AWS_ERRORS, ServiceUnavailable, error_code, unavailable
 from jobs.ids import result_key, status_key, upload_key
+from jobs.pool import WorkerRecord, worker_key
 from jobs.status import JobStatus
 
 if TYPE_CHECKING:
@@ -40,6 +41,22 @@ class JobStore:
     def read_status(self, job_id: str) -> JobStatus | None:
         body = self.get(status_key(job_id))
         return None if body is None else JobStatus.from_json(body)
+
+    def write_worker(self, record: WorkerRecord) -> None:
+        self._put(worker_key(record.instance_id), record.to_json().encode(), "application/json")
+
+    def read_workers(self) -> list[WorkerRecord]:
+        """Every worker record (a pool is small: one GET each)."""
+        try:
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix="workers/")
+            keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+        except AWS_ERRORS as exc:
+            raise unavailable("listing worker records", exc) from exc
+        bodies = (self.get(key) for key in keys)
+        return [WorkerRecord.from_json(body) for body in bodies if body is not None]
+
+    def delete_worker(self, instance_id: str) -> None:
+        self.delete(worker_key(instance_id))
 
     def get(self, key: str) -> bytes | None:
         """An object's bytes, or None when there is no such object."""

@@ -24,20 +24,23 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m worker",
         description="Long-poll the darkroom job queue and enhance each job's photo. "
         "Settings come from DARKROOM_* variables: DARKROOM_AWS_ENDPOINT_URL, DARKROOM_BUCKET, "
-        "DARKROOM_QUEUE, DARKROOM_DLQ, DARKROOM_METHOD, DARKROOM_WAIT_SECONDS, DARKROOM_LEASE_SECONDS.",
+        "DARKROOM_QUEUE, DARKROOM_DLQ, DARKROOM_METHOD (sid or baseline), DARKROOM_RAW_MODEL and "
+        "DARKROOM_SRGB_MODEL (a shipped file name, a path or s3://bucket/key), DARKROOM_DEVICE, "
+        "DARKROOM_WAIT_SECONDS, DARKROOM_LEASE_SECONDS.",
     )
     parser.add_argument("--max-jobs", type=int, default=None, help="stop after this many deliveries")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s")
     settings = WorkerSettings.from_env(os.environ)
-    enhancer = load_enhancer(settings.method)
     try:
-        store = JobStore(s3_client(settings.aws), settings.aws.bucket)
+        s3 = s3_client(settings.aws)
+        enhancer = load_enhancer(settings.models, s3)
+        store = JobStore(s3, settings.aws.bucket)
         sqs = sqs_client(settings.aws)
         queue = JobQueue.named(sqs, settings.aws.queue)
         dead_letters = JobQueue.named(sqs, settings.aws.dead_letter_queue)
         worker = Worker(settings, store, queue, dead_letters, enhancer)
-    except ServiceUnavailable as exc:
+    except (ServiceUnavailable, FileNotFoundError, ValueError) as exc:  # unreachable AWS, missing or bad weights
         logging.error("cannot start: %s", exc)
         return 1
     worker.run(max_jobs=args.max_jobs)

@@ -1,15 +1,48 @@
-"""Which enhancer a worker runs: a setting, not a rebuild."""
+"""Which enhancer a worker runs: a setting, not a rebuild.
+
+``sid`` (the default) runs the learned models: SID on RAW, its sRGB sibling on
+JPEG/PNG. ``baseline`` is the classical method they are measured against.
+Torch is imported only when a learned model is asked for.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from worker.baseline import Baseline
 from worker.frames import Enhancer
+from worker.model_files import resolve_model
 
-METHODS = ("baseline",)
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+METHODS = ("sid", "baseline")
 
 
-def load_enhancer(method: str) -> Enhancer:
-    """Build the named enhancer once, at worker start."""
-    if method == "baseline":
+@dataclass(frozen=True)
+class ModelChoice:
+    method: str = "sid"
+    raw_model: str = "sid-raw.safetensors"  # a shipped file name, a local path, or s3://bucket/key
+    srgb_model: str = "sid-srgb.safetensors"
+    device: str = "auto"  # auto: the GPU when there is one
+    cache_dir: Path = field(default_factory=lambda: Path("~/.cache/darkroom/models").expanduser())
+
+
+def load_enhancer(choice: ModelChoice, s3: S3Client | None = None) -> Enhancer:
+    """Build the chosen enhancer once, at worker start."""
+    if choice.method == "baseline":
         return Baseline()
-    raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    if choice.method != "sid":
+        raise ValueError(f"unknown method {choice.method!r}; choose from {', '.join(METHODS)}")
+    import torch
+
+    from worker.models import LearnedEnhancer, SidEnhancer, SrgbEnhancer
+
+    device = choice.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    raw = SidEnhancer.from_checkpoint(resolve_model(choice.raw_model, choice.cache_dir, s3), device)
+    srgb = SrgbEnhancer.from_checkpoint(resolve_model(choice.srgb_model, choice.cache_dir, s3), device)
+    return LearnedEnhancer(raw, srgb)

@@ -6,8 +6,10 @@ import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from jobs.settings import AwsSettings, env_float, env_int, env_str
+from worker.methods import ModelChoice
 
 
 def default_worker_id() -> str:
@@ -18,7 +20,7 @@ def default_worker_id() -> str:
 class WorkerSettings:
     aws: AwsSettings = field(default_factory=AwsSettings)
     worker_id: str = field(default_factory=default_worker_id)
-    method: str = "baseline"  # which enhancer runs: see worker.methods
+    models: ModelChoice = field(default_factory=ModelChoice)  # which enhancer runs, on which device
     wait_seconds: int = 20  # SQS long poll
     lease_seconds: int = 60  # visibility each heartbeat renews; shorter means faster recovery from a dead worker
     heartbeat_seconds: float = 20.0  # renew well before the lease runs out
@@ -32,7 +34,13 @@ class WorkerSettings:
         return cls(
             aws=AwsSettings.from_env(env),
             worker_id=env_str(env, "DARKROOM_WORKER_ID", default_worker_id()),
-            method=env_str(env, "DARKROOM_METHOD", cls.method),
+            models=ModelChoice(
+                method=env_str(env, "DARKROOM_METHOD", ModelChoice.method),
+                raw_model=env_str(env, "DARKROOM_RAW_MODEL", ModelChoice.raw_model),
+                srgb_model=env_str(env, "DARKROOM_SRGB_MODEL", ModelChoice.srgb_model),
+                device=env_str(env, "DARKROOM_DEVICE", ModelChoice.device),
+                cache_dir=Path(env_str(env, "DARKROOM_MODEL_CACHE", "~/.cache/darkroom/models")).expanduser(),
+            ),
             wait_seconds=env_int(env, "DARKROOM_WAIT_SECONDS", cls.wait_seconds),
             lease_seconds=lease,
             heartbeat_seconds=env_float(env, "DARKROOM_HEARTBEAT_SECONDS", lease / 3),

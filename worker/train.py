@@ -144,7 +144,7 @@ class PairSource:
         (clean,) = _random_crop([self.clean[rng.integers(len(self.clean))]], self.crop, rng)
         if self.kind == "raw":
             raw = synth_raw_pair(clean, rng)
-            return raw_model_input(raw.packed, raw.ratio), raw.target.transpose(2, 0, 1)
+            return raw_model_input(raw.packed, raw.ratio, raw.white_balance), raw.target.transpose(2, 0, 1)
         synthetic = synth_srgb_pair(clean, rng)
         return srgb_model_input(synthetic.dark, synthetic.ratio), synthetic.target.transpose(2, 0, 1)
 

@@ -114,7 +114,7 @@ class SidEnhancer:
         return cls(ModelRunner(_load(path, "raw"), device, precision))
 
     def enhance_raw(self, frame: RawFrame, ratio: float) -> np.ndarray:
-        return orient(self.runner(raw_model_input(frame.packed, ratio)), frame.flip)
+        return orient(self.runner(raw_model_input(frame.packed, ratio, frame.white_balance)), frame.flip)
 
     def enhance_srgb(self, frame: SrgbFrame, ratio: float) -> np.ndarray:
         raise InputError("unsupported-input", "This worker's model enhances camera RAW files only.")

@@ -3,6 +3,10 @@
 RAW (as the SID paper): the packed mosaic (R, G1, B, G2; black-subtracted and
 divided by white - black) times the amplification ratio, clipped to [0, 1],
 the sensor's range. The network outputs sRGB at twice the packed size.
+Unlike the paper, the file's own white balance is applied first (as the
+baseline does): SID, trained on one camera, learns that camera's usual white
+balance implicitly; a model meant for any camera under any light should not
+have to guess from the picture what the file states exactly.
 
 sRGB: the dark picture is brightened by the ratio in *linear* light, clipped,
 re-encoded with the sRGB curve, then packed by space-to-depth 2 into 12
@@ -29,9 +33,10 @@ from worker.frames import linear_to_srgb, srgb_to_linear
 BLOCK = 2  # space-to-depth / depth-to-space factor of both models
 
 
-def raw_model_input(packed: np.ndarray, ratio: float) -> np.ndarray:
-    """(4, h, w) packed RAW -> the SID input: times ``ratio``, clipped to [0, 1], float32."""
-    out: np.ndarray = np.multiply(packed, np.float32(ratio), dtype=np.float32)
+def raw_model_input(packed: np.ndarray, ratio: float, white_balance: np.ndarray) -> np.ndarray:
+    """(4, h, w) packed RAW -> the SID input: times ``ratio`` and the white balance, clipped to [0, 1], float32."""
+    gains = (np.asarray(white_balance, dtype=np.float32)[[0, 1, 2, 1]] * np.float32(ratio))[:, None, None]
+    out: np.ndarray = np.multiply(packed, gains, dtype=np.float32)
     np.clip(out, 0.0, 1.0, out=out)
     return out
 
