@@ -7,29 +7,39 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
-from api import health, jobs, openapi
+from api import health, jobs, openapi, pool_routes
 from api.problems import register_problem_handlers
 from api.services import EXTENSION_KEY, Services
 from api.settings import ApiSettings
 
 if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: ApiSettings, s3: S3Client | None = None, sqs: SQSClient | None = None) -> Flask:
+def create_app(
+    settings: ApiSettings,
+    s3: S3Client | None = None,
+    sqs: SQSClient | None = None,
+    ec2: EC2Client | None = None,
+    ssm: SSMClient | None = None,
+) -> Flask:
     """Build the app; no AWS call or client is made until a request needs one (fork-safe)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[EXTENSION_KEY] = Services(settings, s3, sqs)
+    app.extensions[EXTENSION_KEY] = Services(settings, s3, sqs, ec2, ssm)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(pool_routes.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     register_problem_handlers(app)
-    log.info("API ready: bucket %s, queue %s", settings.aws.bucket, settings.aws.queue)
+    pool = f"pool {settings.pool.name} (max {settings.pool.max_workers})" if settings.pool.enabled else "no pool"
+    log.info("API ready: bucket %s, queue %s, %s", settings.aws.bucket, settings.aws.queue, pool)
     return app
 
 

@@ -4,6 +4,9 @@ A submission is validated completely before anything is written. Then the
 upload, the status document and the queue message are written in that order,
 so a worker never receives a job whose upload is missing; if a write fails,
 what was already written is removed and the client gets a 503 to retry.
+
+With the spot pool enabled, each submit then makes sure capacity is coming,
+and a waiting job's status says why it waits and when it should be done.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from api.eta import eta_seconds, poll_after_seconds
+from api.capacity.note import waiting_note
+from api.capacity.view import PoolView
+from api.eta import PoolEta, eta_seconds, poll_after_seconds
 from api.problems import Problem
 from api.services import api_settings, services
 from api.validate import UploadRejected, inspect_upload
@@ -28,6 +33,8 @@ from jobs.submit import submit_job
 log = logging.getLogger(__name__)
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
+
+POLL_VIEW_MAX_AGE = 5.0  # a poll reuses this process's pool view up to this old (and ensures capacity past it)
 
 
 @bp.post("")
@@ -52,10 +59,42 @@ def submit() -> tuple[Response, int, dict[str, str]]:
     log.info(
         "job %s submitted: %s %s %dx%d, %d bytes", job_id, info.kind, info.format, info.width, info.height, len(data)
     )
-    eta = eta_seconds(JobState.QUEUED, api_settings().service_seconds_estimate, queue_depth(), 0.0)
+    view = pool_view(max_age=None)
+    eta, note = waiting(JobState.QUEUED, view.depth if view is not None else queue_depth(), 0.0, view)
     links = job_links(job_id)
-    body = {"id": job_id, "status": JobState.QUEUED.value, "eta_seconds": eta, "links": links}
+    body = {"id": job_id, "status": JobState.QUEUED.value, "eta_seconds": eta, "note": note, "links": links}
     return jsonify(body), 202, {"Location": links["self"]}
+
+
+def pool_view(max_age: float | None) -> PoolView | None:
+    """With the pool enabled, make sure capacity is coming and return the pool's view.
+
+    ``max_age=None`` always checks (after a submit); otherwise a view of this
+    process's up to that old is reused. A capacity problem never fails the
+    request: the job is queued either way, and the next poll tries again.
+    """
+    if not api_settings().pool.enabled:
+        return None
+    provider = services().provider
+    try:
+        return provider.ensure_capacity(warm=False) if max_age is None else provider.recent_view(max_age)
+    except ServiceUnavailable as exc:
+        log.warning("could not ensure capacity: %s", exc)
+        return None
+
+
+def waiting(
+    state: JobState, depth: QueueDepth | None, processing_for: float, view: PoolView | None
+) -> tuple[int, str | None]:
+    """The ETA, and for a queued job with a pool, why it waits."""
+    settings = api_settings()
+    if view is None:
+        return eta_seconds(state, settings.service_seconds_estimate, depth, processing_for), None
+    service = view.service_seconds or settings.service_seconds_estimate
+    pool = PoolEta(view.working, view.booting, view.booting_for, view.boot_seconds)
+    eta = eta_seconds(state, service, depth, processing_for, pool)
+    ahead = max(0, depth.visible - 1) if depth is not None else 0
+    return eta, waiting_note(view, ahead) if state is JobState.QUEUED else None
 
 
 def queue_depth() -> QueueDepth | None:
@@ -79,19 +118,26 @@ def find_job(job_id: str) -> JobStatus:
     return status
 
 
-def job_eta(status: JobStatus) -> int:
-    depth = queue_depth() if status.state is JobState.QUEUED else None
+def job_wait(status: JobStatus) -> tuple[int, str | None]:
+    """A job's ETA and its note: the worker's own (why it was retried) and, while queued, why it waits."""
+    if status.state.terminal:
+        return 0, status.note
+    view = pool_view(POLL_VIEW_MAX_AGE)
+    depth = None
+    if status.state is JobState.QUEUED:
+        depth = view.depth if view is not None else queue_depth()
     started = status.stages.get(JobState.PROCESSING.value)
     processing_for = (parse_iso(iso_now()) - parse_iso(started)).total_seconds() if started else 0.0
-    return eta_seconds(status.state, api_settings().service_seconds_estimate, depth, processing_for)
+    eta, why = waiting(status.state, depth, processing_for, view)
+    return eta, "; ".join(note for note in (status.note, why) if note) or None
 
 
 @bp.get("/<job_id>")
 def get_job(job_id: str) -> tuple[Response, int, dict[str, str]]:
     status = find_job(job_id)
-    eta = job_eta(status)
+    eta, note = job_wait(status)
     headers = {} if status.state.terminal else {"Retry-After": str(poll_after_seconds(eta))}
-    return jsonify(job_document(status, eta)), 200, headers
+    return jsonify(job_document(status, eta, note)), 200, headers
 
 
 def result_url(job_id: str, result: JobResult) -> str:
@@ -100,7 +146,7 @@ def result_url(job_id: str, result: JobResult) -> str:
     return services().store.presigned_get(result.key, expiry, filename=f"darkroom-{job_id}.jpg")
 
 
-def job_document(status: JobStatus, eta: int) -> dict[str, Any]:
+def job_document(status: JobStatus, eta: int, note: str | None) -> dict[str, Any]:
     result = None
     if status.result is not None:
         result = {
@@ -118,10 +164,11 @@ def job_document(status: JobStatus, eta: int) -> dict[str, Any]:
         "updated_at": status.updated_at,
         "stages": status.stages,
         "attempts": status.attempts,
+        "worker": status.worker,
         "ratio": "auto" if status.ratio is None else status.ratio,
         "ratio_used": status.ratio_used,
         "method": status.method,
-        "note": status.note,
+        "note": note,
         "eta_seconds": eta,
         "result": result,
         "error": error,
@@ -137,5 +184,5 @@ def get_result(job_id: str) -> BaseResponse:
         error = status.error or JobError("failed", "the job failed")
         extra = {"error": {"code": error.code, "message": error.message}}
         raise Problem(409, "job-failed", "Job Failed", error.message, extra=extra)
-    retry = {"Retry-After": str(poll_after_seconds(job_eta(status)))}
+    retry = {"Retry-After": str(poll_after_seconds(job_wait(status)[0]))}
     raise Problem(409, "not-ready", "Not Ready", f"the job is {status.state.value}; try again shortly", retry)

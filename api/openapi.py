@@ -70,6 +70,7 @@ SCHEMAS: dict[str, Any] = {
             "id": {"type": "string", "format": "uuid"},
             "status": _ref("JobState"),
             "eta_seconds": {"type": "integer", "minimum": 0},
+            "note": {"type": ["string", "null"], "description": "Why the job will wait, e.g. a worker is starting."},
             "links": _ref("JobLinks"),
         },
     },
@@ -103,6 +104,10 @@ SCHEMAS: dict[str, Any] = {
                 "additionalProperties": {"type": "string", "format": "date-time"},
             },
             "attempts": {"type": "integer", "minimum": 0},
+            "worker": {
+                "type": ["string", "null"],
+                "description": "The worker that last took the job: on a spot instance, its instance id.",
+            },
             "ratio": _ref("Ratio"),
             "ratio_used": {"type": ["number", "null"]},
             "method": {"type": ["string", "null"]},
@@ -111,6 +116,82 @@ SCHEMAS: dict[str, Any] = {
             "result": {"oneOf": [_ref("JobResult"), {"type": "null"}]},
             "error": {"oneOf": [_ref("JobError"), {"type": "null"}]},
         },
+    },
+}
+
+SCHEMAS["Worker"] = {
+    "type": "object",
+    "required": ["instance_id", "state", "since"],
+    "properties": {
+        "instance_id": {"type": "string"},
+        "instance_type": {"type": ["string", "null"]},
+        "lifecycle": {"type": ["string", "null"], "enum": ["spot", "on-demand", None]},
+        "state": {
+            "type": "string",
+            "enum": ["booting", "ready", "busy", "draining", "stopped"],
+            "description": "stopped: the worker stopped or went silent and its instance is on its way out.",
+        },
+        "since": {"type": "string", "format": "date-time", "description": "When it entered this state."},
+        "launched_at": {"type": ["string", "null"], "format": "date-time"},
+        "job_id": {"type": ["string", "null"], "description": "The job it is running, when busy."},
+        "reason": {"type": ["string", "null"], "description": "Why it is draining or stopped."},
+    },
+}
+SCHEMAS["Pool"] = {
+    "type": "object",
+    "required": ["name", "enabled", "max_workers", "queue", "workers"],
+    "properties": {
+        "name": {"type": "string"},
+        "enabled": {"type": "boolean", "description": "False with a static worker: nothing is launched."},
+        "max_workers": {"type": "integer", "minimum": 0},
+        "queue": {
+            "type": "object",
+            "required": ["visible", "in_flight", "dead_letter"],
+            "properties": {
+                "visible": {"type": ["integer", "null"], "description": "Jobs waiting for a worker."},
+                "in_flight": {"type": ["integer", "null"], "description": "Jobs a worker has taken."},
+                "dead_letter": {"type": ["integer", "null"], "description": "Messages in the dead-letter queue."},
+            },
+        },
+        "workers": {"type": "array", "items": _ref("Worker")},
+        "launching": {"type": "integer", "minimum": 0, "description": "Launches in progress."},
+        "boot_seconds": {"type": "number", "description": "Launch to ready, measured or estimated."},
+        "service_seconds": {"type": ["number", "null"], "description": "One job's time, as measured."},
+        "last_launch": {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {"at": {"type": "string"}, "error": {"type": ["string", "null"]}},
+                },
+                {"type": "null"},
+            ]
+        },
+        "observed_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+POOL_PATHS: dict[str, Any] = {
+    "/v1/warm": {
+        "post": {
+            "summary": "Make sure a worker is running or booting (page-load pre-warm)",
+            "operationId": "warm",
+            "description": "Answers at once with the pool; it does not wait for the worker to boot.",
+            "responses": {
+                "200": _json("The pool, with a worker running or booting when capacity allows.", "Pool"),
+                "429": _problem("Too many warm requests from this client; see Retry-After.", retry_after=True),
+                "503": _problem("Storage, the queue or EC2 is unavailable; retry later.", retry_after=True),
+            },
+        }
+    },
+    "/v1/pool": {
+        "get": {
+            "summary": "Queue depth, in-flight and dead-letter counts, and each worker's state",
+            "operationId": "getPool",
+            "responses": {
+                "200": _json("The pool.", "Pool"),
+                "503": _problem("Storage, the queue or EC2 is unavailable; retry later.", retry_after=True),
+            },
+        }
     },
 }
 
@@ -188,6 +269,7 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        **POOL_PATHS,
         "/healthz": {
             "get": {
                 "summary": "Liveness: the process answers",

@@ -14,26 +14,47 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 
+from api.capacity.ec2 import Ec2Pool
+from api.capacity.lock import lock_path
+from api.capacity.provider import Provider
+from api.capacity.ratelimit import RateLimiter
 from api.settings import ApiSettings
-from jobs.aws import s3_client, sqs_client
+from jobs.aws import ec2_client, s3_client, sqs_client, ssm_client
 from jobs.queue import JobQueue
 from jobs.store import JobStore
 
 if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 EXTENSION_KEY = "darkroom"
 
 
 class Services:
-    def __init__(self, settings: ApiSettings, s3: S3Client | None = None, sqs: SQSClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: ApiSettings,
+        s3: S3Client | None = None,
+        sqs: SQSClient | None = None,
+        ec2: EC2Client | None = None,
+        ssm: SSMClient | None = None,
+    ) -> None:
         self.settings = settings
         self._s3 = s3
         self._sqs = sqs
+        self._ec2 = ec2
+        self._ssm = ssm
         self._store: JobStore | None = None
         self._queue: JobQueue | None = None
+        self._dead_letter_queue: JobQueue | None = None
+        self._provider: Provider | None = None
         self._lock = threading.Lock()
+        pool = settings.pool
+        self.warm_limiter = RateLimiter(
+            lock_path(settings.aws.bucket, pool.name).with_suffix(".warm.sqlite"), pool.warm_per_minute
+        )
 
     @property
     def store(self) -> JobStore:
@@ -51,6 +72,28 @@ class Services:
                 sqs = self._sqs if self._sqs is not None else sqs_client(self.settings.aws)
                 self._queue = JobQueue.named(sqs, self.settings.aws.queue)
             return self._queue
+
+    @property
+    def dead_letter_queue(self) -> JobQueue:
+        with self._lock:
+            if self._dead_letter_queue is None:
+                sqs = self._sqs if self._sqs is not None else sqs_client(self.settings.aws)
+                self._dead_letter_queue = JobQueue.named(sqs, self.settings.aws.dead_letter_queue)
+            return self._dead_letter_queue
+
+    @property
+    def provider(self) -> Provider:
+        """The capacity provider. Only for an enabled pool: with a static worker the API never calls EC2."""
+        if not self.settings.pool.enabled:
+            raise RuntimeError("the spot pool is disabled (DARKROOM_POOL_ENABLED)")
+        store, queue = self.store, self.queue  # each takes the lock itself
+        with self._lock:
+            if self._provider is None:
+                aws, pool = self.settings.aws, self.settings.pool
+                ec2 = self._ec2 if self._ec2 is not None else ec2_client(aws)
+                ssm = self._ssm if self._ssm is not None else ssm_client(aws)
+                self._provider = Provider(Ec2Pool(ec2, ssm, pool), store, queue, pool, lock_path(aws.bucket, pool.name))
+            return self._provider
 
 
 def services() -> Services:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from api.capacity.settings import PoolSettings
 from jobs.settings import AwsSettings, SettingsError, env_float, env_int
 
 MIB = 1024 * 1024
@@ -16,7 +17,8 @@ class ApiSettings:
     max_upload_bytes: int = 64 * MIB  # the whole request body; larger is a 413
     max_pixels: int = 150_000_000  # above this an image is refused as a decompression bomb
     result_url_expiry: int = 600  # seconds a presigned result URL stays valid
-    service_seconds_estimate: float = 10.0  # one job's time on a worker, for the ETA
+    service_seconds_estimate: float = 10.0  # one job's time on a worker, for the ETA until workers measure it
+    pool: PoolSettings = field(default_factory=PoolSettings)  # the spot pool; disabled for a static worker
 
     def __post_init__(self) -> None:
         for name in ("max_upload_bytes", "max_pixels", "result_url_expiry", "service_seconds_estimate"):
@@ -31,4 +33,5 @@ class ApiSettings:
             max_pixels=env_int(env, "DARKROOM_MAX_PIXELS", cls.max_pixels),
             result_url_expiry=env_int(env, "DARKROOM_RESULT_URL_EXPIRY", cls.result_url_expiry),
             service_seconds_estimate=env_float(env, "DARKROOM_SERVICE_SECONDS_ESTIMATE", cls.service_seconds_estimate),
+            pool=PoolSettings.from_env(env),
         )

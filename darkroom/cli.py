@@ -12,11 +12,16 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from darkroom.evaluation import add_eval_parser
 
+if TYPE_CHECKING:
+    from darkroom.stack import StackConfig
+
 EPILOG = """examples:
   darkroom up                                  # the whole system on http://127.0.0.1:8080
+  darkroom up --chaos 30                       # ... and interrupt or kill a random worker every 30 s
   darkroom sample dark.dng                     # make a dark test photo (RAW); .jpg for a JPEG
   darkroom enhance dark.dng -o bright.jpg      # one file, no servers
   darkroom enhance *.jpg -o out/               # many files, with a progress bar
@@ -24,26 +29,48 @@ EPILOG = """examples:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """Bring up moto, the API under uWSGI and the workers; stop all on Ctrl-C."""
-    from darkroom.stack import LocalStack, StackConfig
+    """Bring up moto, the API under uWSGI and the spot pool's fleet emulator; stop all on Ctrl-C.
 
+    The stack starts with no worker: the first upload (or the page's warm
+    call) makes the API launch an instance in the emulator, which the fleet
+    plays as a worker process; an idle worker stops and its instance ends.
+    --workers N runs N always-on workers instead, with no pool.
+    """
+    from darkroom.stack import LocalStack, PoolConfig, StackConfig
+
+    pool = None
+    if args.workers == 0:
+        pool = PoolConfig(
+            max_workers=args.max_workers,
+            boot_seconds=args.boot_seconds,
+            idle_seconds=args.idle_seconds,
+            chaos_seconds=args.chaos,
+        )
     config = StackConfig(
-        host=args.host, api_port=args.port, moto_port=args.moto_port, workers=args.workers, method=args.method
+        host=args.host,
+        api_port=args.port,
+        moto_port=args.moto_port,
+        workers=args.workers,
+        pool=pool,
+        method=args.method,
     )
     stack = LocalStack(config)
+    if not args.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log would drown the stack's
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)  # explicitly: a shell may start us with SIGINT ignored
     try:
         stack.start()
         print(
             f"\ndarkroom is up at {config.api_url}\n"
-            f"  open {config.api_url}/ in a browser, or:\n"
             f"  curl -F image=@dark.jpg {config.api_url}/v1/jobs      # answers with the job's id\n"
             f"  curl {config.api_url}/v1/jobs/<id>                    # poll until status is done\n"
             f"  curl -L -o bright.jpg {config.api_url}/v1/jobs/<id>/result\n"
+            f"{workers_line(config)}\n"
             f"AWS emulator: {stack.aws.endpoint_url}   Ctrl-C stops everything.\n",
             flush=True,
         )
@@ -55,6 +82,20 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0
     finally:
         stack.stop()
+
+
+def workers_line(config: StackConfig) -> str:
+    """What the person who ran ``darkroom up`` should expect of the workers."""
+    pool = config.pool
+    if pool is None:
+        return f"workers: {config.workers} always on (no spot pool)"
+    line = (
+        f"workers: none yet; an upload or a warm call launches one (at most {pool.max_workers}),\n"
+        f"  which stops after {pool.idle_seconds:.0f} s idle.  curl {config.api_url}/v1/pool  shows them"
+    )
+    if pool.chaos_seconds > 0:
+        line += f"\nchaos: a random worker is interrupted or killed every {pool.chaos_seconds:.0f} s"
+    return line
 
 
 def cmd_enhance(args: argparse.Namespace) -> int:
@@ -149,7 +190,26 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default="127.0.0.1", help="address the API listens on (default: %(default)s)")
     up.add_argument("--port", type=int, default=8080, help="API port (default: %(default)s)")
     up.add_argument("--moto-port", type=int, default=4566, help="AWS emulator port (default: %(default)s)")
-    up.add_argument("--workers", type=int, default=1, help="worker processes to start (default: %(default)s)")
+    up.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="always-on worker processes instead of the spot pool (default: 0, the pool launches them on demand)",
+    )
+    up.add_argument("--max-workers", type=int, default=3, help="the pool's maximum (default: %(default)s)")
+    up.add_argument(
+        "--boot-seconds", type=float, default=2.0, help="emulated instance boot time (default: %(default)s)"
+    )
+    up.add_argument(
+        "--idle-seconds", type=float, default=120.0, help="an idle worker stops after this (default: %(default)s)"
+    )
+    up.add_argument(
+        "--chaos",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="interrupt or kill a random worker this often (default: never)",
+    )
     up.add_argument("--method", default="baseline", help="enhancement method the workers run (default: %(default)s)")
     up.set_defaults(run=cmd_up)
 

@@ -3,6 +3,12 @@
 ``darkroom up`` (``make run``) calls ``LocalStack.start`` and waits; Ctrl-C
 stops everything in reverse order. The same code runs in the end-to-end
 tests, so what a new user starts is what the tests start.
+
+Workers come one of two ways. With a pool (``StackConfig.pool``, what
+``darkroom up`` runs) the API launches EC2 instances in moto on demand and the
+fleet emulator plays each as a worker process, which stops when idle: the
+stack starts with none. Without one, ``workers`` always-on processes start
+with the stack and the API never calls EC2 (what most end-to-end tests use).
 """
 
 from __future__ import annotations
@@ -19,10 +25,48 @@ from pathlib import Path
 
 import requests
 
-from darkroom.local import EMULATOR_CREDENTIALS, create_resources, start_moto, use_emulator_credentials
+from darkroom.fleet import Fleet, FleetConfig
+from darkroom.local import (
+    AMI_PARAMETER,
+    EMULATOR_CREDENTIALS,
+    LAUNCH_TEMPLATE,
+    PoolResources,
+    create_pool_resources,
+    create_resources,
+    start_moto,
+    use_emulator_credentials,
+)
+from jobs.aws import ec2_client
 from jobs.settings import AwsSettings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """The spot pool as the local stack plays it; seconds are scaled down from AWS's."""
+
+    name: str = "darkroom"  # the pool tag's value; unique per stack when stacks share a moto process
+    max_workers: int = 3
+    boot_seconds: float = 2.0  # launch to worker process start
+    idle_seconds: float = 120.0  # a worker with nothing to do stops and its instance ends
+    instance_types: tuple[str, ...] = ("g6.xlarge", "g5.xlarge", "g4dn.xlarge")
+    launch_template: str = LAUNCH_TEMPLATE
+    ami_parameter: str = AMI_PARAMETER
+    chaos_seconds: float = 0.0  # every so often interrupt or kill a random worker; 0: never
+    chaos_notice_seconds: float = 10.0  # the spot notice chaos gives before reclaiming
+
+    def api_env(self, resources: PoolResources) -> dict[str, str]:
+        """What the API reads to launch into this pool (api/capacity/settings.py)."""
+        return {
+            "DARKROOM_POOL_ENABLED": "true",
+            "DARKROOM_POOL": self.name,
+            "DARKROOM_MAX_WORKERS": str(self.max_workers),
+            "DARKROOM_LAUNCH_TEMPLATE": resources.launch_template,
+            "DARKROOM_AMI_PARAMETER": resources.ami_parameter,
+            "DARKROOM_SUBNETS": ",".join(resources.subnets),
+            "DARKROOM_INSTANCE_TYPES": ",".join(self.instance_types),
+        }
 
 
 @dataclass(frozen=True)
@@ -30,7 +74,8 @@ class StackConfig:
     host: str = "127.0.0.1"
     api_port: int = 8080
     moto_port: int = 4566
-    workers: int = 1
+    workers: int = 0  # always-on worker processes, started with the stack (no metadata service, no idle stop)
+    pool: PoolConfig | None = None  # None: no pool; the API never calls EC2
     api_processes: int = 4
     method: str = "baseline"
     lease_seconds: int = 60
@@ -56,7 +101,9 @@ class LocalStack:
         self.aws = config.aws
         self.moto_server: object | None = None
         self.api: subprocess.Popen[bytes] | None = None
-        self.workers: list[subprocess.Popen[bytes]] = []
+        self.workers: list[subprocess.Popen[bytes]] = []  # the always-on ones
+        self.fleet: Fleet | None = None  # plays the pool's instances; tests reach it to interrupt and kill
+        self.resources: PoolResources | None = None
 
     def start(self) -> None:
         use_emulator_credentials()
@@ -69,30 +116,51 @@ class LocalStack:
             queue=self.config.aws.queue,
             dead_letter_queue=self.config.aws.dead_letter_queue,
         )
+        pool = self.config.pool
         create_resources(self.aws, self.config.lease_seconds, self.config.max_receives)
+        if pool is not None:
+            self.resources = create_pool_resources(self.aws, pool.launch_template, pool.ami_parameter)
         log.info("AWS emulator (moto) on %s: bucket %s, queue %s", url, self.aws.bucket, self.aws.queue)
         self.api = self._spawn_api()
+        if pool is not None:
+            self.fleet = Fleet(ec2_client(self.aws), self.fleet_config(pool), self.pool_worker_env(pool)).start()
         for _ in range(self.config.workers):
             self.add_worker()
         self.wait_until_healthy()
 
-    def child_env(self) -> dict[str, str]:
-        env = {**os.environ, **EMULATOR_CREDENTIALS, **self.aws.to_env(), **self.config.extra_env}
+    def child_env(self, role_env: dict[str, str] | None = None) -> dict[str, str]:
+        """A child's environment: this one's, the emulator's, the role's, then the config's extra_env."""
+        env = {**os.environ, **EMULATOR_CREDENTIALS, **self.aws.to_env(), **(role_env or {}), **self.config.extra_env}
         env.setdefault("DARKROOM_METHOD", self.config.method)
         env.setdefault("DARKROOM_LEASE_SECONDS", str(self.config.lease_seconds))
         env.setdefault("DARKROOM_WAIT_SECONDS", str(self.config.wait_seconds))
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
+    def pool_worker_env(self, pool: PoolConfig) -> dict[str, str]:
+        """A pool worker's; the fleet adds DARKROOM_IMDS_URL, its instance's metadata service."""
+        return self.child_env({"DARKROOM_IDLE_SECONDS": str(pool.idle_seconds)})
+
+    def fleet_config(self, pool: PoolConfig) -> FleetConfig:
+        return FleetConfig(
+            pool=pool.name,
+            boot_seconds=pool.boot_seconds,
+            chaos_seconds=pool.chaos_seconds,
+            chaos_notice_seconds=pool.chaos_notice_seconds,
+        )
+
     def _spawn_api(self) -> subprocess.Popen[bytes]:
         ini = resources.files("api").joinpath("uwsgi.ini")
-        env = self.child_env()
+        pool, created = self.config.pool, self.resources
+        role_env = pool.api_env(created) if pool and created else {"DARKROOM_POOL_ENABLED": "false"}
+        env = self.child_env(role_env)
         env["DARKROOM_HTTP"] = f"{self.config.host}:{self.config.api_port}"
         env["DARKROOM_API_PROCESSES"] = str(self.config.api_processes)
         return subprocess.Popen([uwsgi_binary(), "--ini", str(ini)], env=env)
 
     def add_worker(self, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        env = {**self.child_env(), **(extra_env or {})}
+        """An always-on worker: not on an instance (no metadata service, no idle stop)."""
+        env = {**self.child_env({"DARKROOM_IMDS_URL": "", "DARKROOM_IDLE_SECONDS": "0"}), **(extra_env or {})}
         worker = subprocess.Popen([sys.executable, "-m", "worker"], env=env)
         self.workers.append(worker)
         return worker
@@ -111,15 +179,22 @@ class LocalStack:
         raise RuntimeError(f"the API did not become ready at {self.config.api_url} within {timeout:.0f} s")
 
     def wait(self) -> int:
-        """Block until a child exits on its own; returns its exit code."""
+        """Block until the API or an always-on worker exits, or the fleet dies; returns an exit code.
+
+        Pool workers come and go: their exits are the fleet's business.
+        """
         while True:
             for child in [self.api, *self.workers]:
                 if child is not None and child.poll() is not None:
                     return child.returncode
+            if self.fleet is not None and not self.fleet.alive:
+                return 1
             time.sleep(0.5)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Workers first (they finish their job), then the API, then the emulator."""
+        if self.fleet is not None:
+            self.fleet.stop()
         children = [*self.workers, self.api]
         for child in children:
             if child is not None and child.poll() is None:

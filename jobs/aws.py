@@ -16,8 +16,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from jobs.settings import AwsSettings
 
 if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 
 class ServiceUnavailable(Exception):
@@ -58,3 +60,11 @@ def s3_client(settings: AwsSettings) -> S3Client:
 
 def sqs_client(settings: AwsSettings) -> SQSClient:
     return boto3.session.Session().client("sqs", **client_options(settings))
+
+
+def ec2_client(settings: AwsSettings) -> EC2Client:
+    return boto3.session.Session().client("ec2", **client_options(settings))
+
+
+def ssm_client(settings: AwsSettings) -> SSMClient:
+    return boto3.session.Session().client("ssm", **client_options(settings))

@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import replace
 
 from jobs.aws import ServiceUnavailable, s3_client, sqs_client
 from jobs.queue import JobQueue
@@ -17,6 +18,7 @@ from jobs.store import JobStore
 from worker.loop import Worker
 from worker.methods import load_enhancer
 from worker.settings import WorkerSettings
+from worker.startup import find_instance, process_started_at, warm_up
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,22 +28,33 @@ def main(argv: list[str] | None = None) -> int:
         "Settings come from DARKROOM_* variables: DARKROOM_AWS_ENDPOINT_URL, DARKROOM_BUCKET, "
         "DARKROOM_QUEUE, DARKROOM_DLQ, DARKROOM_METHOD (sid or baseline), DARKROOM_RAW_MODEL and "
         "DARKROOM_SRGB_MODEL (a shipped file name, a path or s3://bucket/key), DARKROOM_DEVICE, "
-        "DARKROOM_WAIT_SECONDS, DARKROOM_LEASE_SECONDS.",
+        "DARKROOM_WAIT_SECONDS, DARKROOM_LEASE_SECONDS; on a spot instance DARKROOM_IMDS_URL (empty: not on "
+        "an instance), DARKROOM_IDLE_SECONDS, DARKROOM_NOTICE_POLL_SECONDS, DARKROOM_NOTICE_MARGIN_SECONDS.",
     )
     parser.add_argument("--max-jobs", type=int, default=None, help="stop after this many deliveries")
     args = parser.parse_args(argv)
+    started_at = process_started_at()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s")
     settings = WorkerSettings.from_env(os.environ)
     try:
         s3 = s3_client(settings.aws)
-        enhancer = load_enhancer(settings.models, s3)
         store = JobStore(s3, settings.aws.bucket)
+        metadata, recorder = find_instance(settings, store, started_at)  # on an instance: records STARTING
+        if metadata is not None:  # its instance id names the worker, in job statuses as in the pool view
+            settings = replace(settings, worker_id=recorder.record.instance_id)
+    except (ServiceUnavailable, ValueError) as exc:
+        logging.error("cannot start: %s", exc)
+        return 1
+    try:
+        enhancer = load_enhancer(settings.models, s3)
+        logging.info("warm-up: %.2f s", warm_up(enhancer))
         sqs = sqs_client(settings.aws)
         queue = JobQueue.named(sqs, settings.aws.queue)
         dead_letters = JobQueue.named(sqs, settings.aws.dead_letter_queue)
-        worker = Worker(settings, store, queue, dead_letters, enhancer)
+        worker = Worker(settings, store, queue, dead_letters, enhancer, recorder=recorder, metadata=metadata)
     except (ServiceUnavailable, FileNotFoundError, ValueError) as exc:  # unreachable AWS, missing or bad weights
         logging.error("cannot start: %s", exc)
+        recorder.stopped(f"cannot start: {exc}")
         return 1
     worker.run(max_jobs=args.max_jobs)
     return 0

@@ -34,8 +34,13 @@ class Heartbeat:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop renewing; when this returns no renewal is in flight, so a hand-back (visibility 0) sticks."""
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -20,46 +20,45 @@ happens:
 Signals (as in rq): the first SIGTERM or SIGINT lets the current job finish
 and then stops; when idle it stops at once. A second signal exits immediately
 (the message returns to the queue when its lease runs out).
+
+On a spot instance (``metadata`` given) the worker also:
+
+- keeps its record in S3 (``WorkerRecorder``): ready, busy, draining, stopped;
+- stops after ``idle_seconds`` with nothing to do, so its instance powers off
+  and the pool scales to zero;
+- drains on a spot interruption or rebalance notice: it takes no new work (a
+  message received during the notice goes straight back), finishes the
+  running job if it is expected to end before AWS acts, with a margin, and
+  otherwise hands its message back at once (visibility 0) and discards its
+  own result when the computation returns; then it stops.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import FrameType
 
 from jobs.aws import ServiceUnavailable
-from jobs.ids import is_job_id
 from jobs.message import JobMessage, MessageError, UnsupportedVersion
 from jobs.queue import Delivery, JobQueue
 from jobs.status import JobError, JobResult, JobStatus, iso_now
 from jobs.store import JobStore
+from worker.dead_letters import sweep_dead_letters
 from worker.frames import Enhancer, InputError
 from worker.heartbeat import Heartbeat
+from worker.imds import InstanceMetadata, Notice
+from worker.lifecycle import Lease, NoticeWatcher, WorkerRecorder, fits_before
 from worker.pipeline import run_pipeline
 from worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
-
-DEAD_LETTER_HOLD_SECONDS = 12 * 3600  # SQS's maximum visibility: keep swept messages out of the next sweeps
-
-
-def dead_lettered_job_id(body: str) -> str | None:
-    """The job id in a dead-lettered message, read leniently: even a message of an
-    unknown version names its job, and that job must not wait forever."""
-    try:
-        return JobMessage.from_json(body).job_id
-    except MessageError:
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return None
-        job_id = data.get("id") if isinstance(data, dict) else None
-        return job_id if is_job_id(job_id) else None
 
 
 class StopRequested(BaseException):
@@ -78,6 +77,8 @@ class Worker:
         dead_letters: JobQueue,
         enhancer: Enhancer,
         clock: Callable[[], float] = time.monotonic,
+        recorder: WorkerRecorder | None = None,
+        metadata: InstanceMetadata | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -85,20 +86,45 @@ class Worker:
         self.dead_letters = dead_letters
         self.enhancer = enhancer
         self.clock = clock
+        # off an instance the record stays in memory: the drain still reads the mean service time from it
+        self.recorder = recorder or WorkerRecorder(None, settings.worker_id, time.time(), settings.heartbeat_seconds)
+        self.metadata = metadata  # None: not on an instance (no notices, no idle stop)
         self.max_receives = queue.max_receives()
         self.jobs_done = 0
-        self.stop_requested = False
+        self.stop_reason: str | None = None  # set once: a signal's name, a notice's reason, "idle", "max-jobs"
+        self.stop_requested = False  # by a signal
+        self.notice: Notice | None = None
         self._busy = False
+        self._lease: Lease | None = None  # the running job's delivery, for the notice watcher
         self._last_sweep = -float("inf")
 
     # -- the loop -----------------------------------------------------------
 
-    def run(self, max_jobs: int | None = None) -> None:
-        """Work until stopped by a signal (or after ``max_jobs`` deliveries, for tests and benchmarks)."""
+    def run(self, max_jobs: int | None = None) -> str:
+        """Work until stopped (or after ``max_jobs`` deliveries, for tests and benchmarks); returns why it stopped."""
         self._install_signal_handlers()
-        log.info("worker %s ready: method=%s queue=%s", self.settings.worker_id, self.enhancer.name, self.queue.url)
+        boot_seconds = self.recorder.ready(time.time())
+        log.info(
+            "worker %s ready %.1f s after its process started: method=%s queue=%s",
+            self.settings.worker_id,
+            boot_seconds,
+            self.enhancer.name,
+            self.queue.url,
+        )
+        with self._watching_notices():
+            self._work(max_jobs)
+        reason = self.stop_reason or "stopped"
+        self.recorder.stopped(reason)
+        log.info("worker %s stopped (%s) after %d jobs", self.settings.worker_id, reason, self.jobs_done)
+        return reason
+
+    def _work(self, max_jobs: int | None) -> None:
         handled = 0
-        while not self.stop_requested and (max_jobs is None or handled < max_jobs):
+        last_work = self.clock()
+        while self.stop_reason is None:
+            if max_jobs is not None and handled >= max_jobs:
+                self.stop_reason = "max-jobs"
+                break
             try:
                 delivery = self.queue.receive(self.settings.wait_seconds)
             except StopRequested:
@@ -109,14 +135,26 @@ class Worker:
                 continue
             if delivery is None:
                 self.sweep_dead_letters()
+                if self._idle_too_long(since=last_work):
+                    log.info("idle for %.0f s: stopping", self.clock() - last_work)
+                    self.stop_reason = "idle"
                 continue
+            if self.stop_reason is not None:  # a notice came during the long poll: take no new work
+                log.info("message %s: draining, handing it back", delivery.message_id)
+                self._release(delivery, 0)
+                break
             self._busy = True
             try:
                 self.handle(delivery)
             finally:
                 self._busy = False
             handled += 1
-        log.info("worker %s stopped after %d jobs", self.settings.worker_id, self.jobs_done)
+            last_work = self.clock()
+
+    def _idle_too_long(self, since: float) -> bool:
+        """On an instance a worker with nothing to do stops, and its instance with it: the pool scales to zero."""
+        idle = self.settings.idle_seconds
+        return self.metadata is not None and idle > 0 and self.clock() - since >= idle
 
     def handle(self, delivery: Delivery) -> None:
         """Process one delivery; never raises for a job's own failure."""
@@ -130,6 +168,7 @@ class Worker:
             log.error("message %s is unreadable (%s); leaving it for the dead-letter queue", delivery.message_id, exc)
             self._release(delivery, 0)
             return
+        started = self.clock()
         try:
             self._process(message, delivery)
         except ServiceUnavailable as exc:
@@ -137,6 +176,9 @@ class Worker:
         except Exception as exc:  # the job boundary: any bug is logged and retried, never kills the loop
             log.exception("job %s: unexpected error", message.job_id)
             self._retry_later(message, delivery, f"internal error: {type(exc).__name__}")
+        finally:
+            self._lease = None
+        self.recorder.job_ended(self.clock() - started, self.jobs_done)
 
     def _process(self, message: JobMessage, delivery: Delivery) -> None:
         status = self.store.read_status(message.job_id)
@@ -148,18 +190,25 @@ class Worker:
             status = JobStatus.new(message.job_id, message.kind, message.ratio, message.submitted_at)
         status = status.processing(self.settings.worker_id, delivery.receive_count, iso_now())
         self.store.write_status(status)
+        self.recorder.busy(message.job_id)
         log.info("job %s: processing (%s, attempt %d)", message.job_id, message.kind, delivery.receive_count)
 
         interval = self.settings.heartbeat_seconds
-        with Heartbeat(self.queue, delivery, self.settings.lease_seconds, interval):
+        with Heartbeat(self.queue, delivery, self.settings.lease_seconds, interval) as heartbeat:
+            lease = self._hold(Lease(delivery, status, heartbeat, self.clock()))
+            if lease.handed_back:
+                return
             data = self.store.get(message.upload_key)
             if data is None:
-                self._fail(status, delivery, JobError("upload-missing", "the uploaded file is no longer stored"))
+                self._fail(lease, JobError("upload-missing", "the uploaded file is no longer stored"))
                 return
             try:
                 enhanced = run_pipeline(data, message.kind, message.ratio, self.enhancer)
             except InputError as exc:
-                self._fail(status, delivery, JobError(exc.code, exc.message))
+                self._fail(lease, JobError(exc.code, exc.message))
+                return
+            if not lease.settle(Lease.LOOP):
+                log.info("job %s: discarding this worker's result: its message was handed back", message.job_id)
                 return
             key = self.store.put_result(message.job_id, enhanced.jpeg)
 
@@ -180,13 +229,18 @@ class Worker:
 
     # -- failure paths ------------------------------------------------------
 
-    def _fail(self, status: JobStatus, delivery: Delivery, error: JobError) -> None:
-        self.store.write_status(status.failed(error, iso_now()))
-        self.queue.delete(delivery)
-        log.info("job %s: failed: %s (%s)", status.job_id, error.message, error.code)
+    def _fail(self, lease: Lease, error: JobError) -> None:
+        if not lease.settle(Lease.LOOP):  # handed back: the next worker will meet the same fault
+            return
+        self.store.write_status(lease.status.failed(error, iso_now()))
+        self.queue.delete(lease.delivery)
+        log.info("job %s: failed: %s (%s)", lease.status.job_id, error.message, error.code)
 
     def _retry_later(self, message: JobMessage, delivery: Delivery, reason: str) -> None:
         """A transient failure: let SQS deliver again after a backoff, or give up on the last attempt."""
+        if self._lease is not None and not self._lease.settle(Lease.LOOP):  # already handed back
+            log.warning("job %s: %s (after its message was handed back)", message.job_id, reason)
+            return
         last = self.max_receives is not None and delivery.receive_count >= self.max_receives
         try:
             status = self.store.read_status(message.job_id) or JobStatus.new(
@@ -213,33 +267,72 @@ class Worker:
             log.warning("could not hand message %s back: %s", delivery.message_id, exc)
 
     def sweep_dead_letters(self) -> int:
-        """Mark the jobs of dead-lettered messages failed; returns how many were marked."""
+        """Now and then, when idle: mark the jobs of dead-lettered messages failed; returns how many were marked."""
         now = self.clock()
         if now - self._last_sweep < self.settings.dead_letter_sweep_seconds:
             return 0
         self._last_sweep = now
-        marked = 0
         try:
-            for delivery in self.dead_letters.receive_batch(wait_seconds=0, max_messages=10):
-                marked += self._mark_dead_lettered(delivery)
-                self.dead_letters.set_visibility(delivery, DEAD_LETTER_HOLD_SECONDS)
+            return sweep_dead_letters(self.store, self.dead_letters)
         except ServiceUnavailable as exc:
             log.warning("dead-letter sweep failed: %s", exc)
-        return marked
-
-    def _mark_dead_lettered(self, delivery: Delivery) -> int:
-        job_id = dead_lettered_job_id(delivery.body)
-        status = self.store.read_status(job_id) if job_id else None
-        if status is None or status.state.terminal:
             return 0
-        error = JobError(
-            "worker-crashed",
-            "processing stopped unexpectedly on every attempt (the worker crashed or was lost, or could not "
-            "read the job); the job was moved to the dead-letter queue",
+
+    # -- draining: spot notices ----------------------------------------------
+
+    def _watching_notices(self) -> contextlib.AbstractContextManager[object]:
+        if self.metadata is None:
+            return contextlib.nullcontext()
+        return NoticeWatcher(self.metadata, self.settings.notice_poll_seconds, self.on_notice)
+
+    def on_notice(self, notice: Notice) -> None:
+        """Called by the notice watcher on every poll that sees a notice: take no new work, review the running job."""
+        if notice != self.notice:
+            deadline = (
+                f"; AWS will {notice.action} the instance at {notice.deadline:%H:%M:%S}" if notice.deadline else ""
+            )
+            log.warning("%s notice%s: taking no new work", notice.reason, deadline)
+            self.notice = notice
+            if self.stop_reason is None:
+                self.stop_reason = notice.reason
+                self.recorder.draining(notice.reason)
+        self._review_lease()
+
+    def _hold(self, lease: Lease) -> Lease:
+        """Make the running job's delivery visible to the notice watcher; a notice already seen reviews it now."""
+        self._lease = lease
+        self._review_lease()
+        return lease
+
+    def _review_lease(self) -> None:
+        """Hand the running job's message back at once if it is not expected to finish before AWS acts.
+
+        Runs on the watcher's thread (or the loop's, as a job starts). The
+        lease decides who settles the delivery: if the loop is already writing
+        the result, the job finishes."""
+        lease, notice = self._lease, self.notice
+        if lease is None or notice is None:
+            return
+        elapsed = self.clock() - lease.started
+        expected = self.recorder.service_seconds
+        if fits_before(notice.deadline, datetime.now(UTC), elapsed, expected, self.settings.notice_margin_seconds):
+            return
+        if not lease.settle(Lease.HAND_BACK):
+            return
+        lease.heartbeat.stop()  # else its next beat would hide the message again
+        note = f"its worker's instance is being reclaimed ({notice.reason}); handed back to the queue"
+        try:  # before the message is visible, so this never overwrites the next worker's "processing"
+            self.store.write_status(lease.status.requeued(note, iso_now()))
+        except ServiceUnavailable as exc:
+            log.warning("job %s: could not record the hand-back: %s", lease.status.job_id, exc)
+        self._release(lease.delivery, 0)
+        self.recorder.handed_back()
+        log.warning(
+            "job %s: handed back after %.1f s (expected %s s, deadline too near)",
+            lease.status.job_id,
+            elapsed,
+            "?" if expected is None else f"{expected:.1f}",
         )
-        self.store.write_status(status.failed(error, iso_now()))
-        log.error("job %s: dead-lettered after repeated failures; marked failed", job_id)
-        return 1
 
     # -- signals ------------------------------------------------------------
 
@@ -253,8 +346,12 @@ class Worker:
             log.warning("second %s: exiting now", name)
             os._exit(128 + signum)
         self.stop_requested = True
+        first_reason = self.stop_reason is None
+        self.stop_reason = self.stop_reason or name
         if self._busy:
             log.info("%s: finishing the current job, then stopping", name)
+            if first_reason:  # written from a thread: this handler may have interrupted the loop inside a write
+                threading.Thread(target=self.recorder.draining, args=(name,), daemon=True).start()
         else:
             log.info("%s: stopping", name)
             raise StopRequested

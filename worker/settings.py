@@ -11,6 +11,8 @@ from pathlib import Path
 from jobs.settings import AwsSettings, env_float, env_int, env_str
 from worker.methods import ModelChoice
 
+DEFAULT_IMDS_URL = "http://169.254.169.254"
+
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
@@ -27,6 +29,11 @@ class WorkerSettings:
     retry_base_seconds: float = 5.0  # backoff after a transient failure: base * 2**(attempt-1)
     dead_letter_sweep_seconds: float = 60.0  # how often an idle worker marks dead-lettered jobs failed
     max_pixels: int = 150_000_000
+    # on an instance (a spot worker of the pool)
+    imds_url: str = DEFAULT_IMDS_URL  # instance metadata; empty: not on an instance (no record, no notices)
+    idle_seconds: float = 300.0  # stop after this long with nothing to do; 0: never. Only on an instance
+    notice_poll_seconds: float = 2.0  # how often to look for spot interruption and rebalance notices
+    notice_margin_seconds: float = 15.0  # a job must end this long before a spot deadline, else it is handed back
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
@@ -47,4 +54,8 @@ class WorkerSettings:
             retry_base_seconds=env_float(env, "DARKROOM_RETRY_BASE_SECONDS", cls.retry_base_seconds),
             dead_letter_sweep_seconds=env_float(env, "DARKROOM_DLQ_SWEEP_SECONDS", cls.dead_letter_sweep_seconds),
             max_pixels=env_int(env, "DARKROOM_MAX_PIXELS", cls.max_pixels),
+            imds_url=env.get("DARKROOM_IMDS_URL", DEFAULT_IMDS_URL).strip(),  # set but empty means none
+            idle_seconds=env_float(env, "DARKROOM_IDLE_SECONDS", cls.idle_seconds),
+            notice_poll_seconds=env_float(env, "DARKROOM_NOTICE_POLL_SECONDS", cls.notice_poll_seconds),
+            notice_margin_seconds=env_float(env, "DARKROOM_NOTICE_MARGIN_SECONDS", cls.notice_margin_seconds),
         )

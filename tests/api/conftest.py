@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -13,15 +15,20 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api import create_app
+from api.capacity.lock import lock_path
+from api.capacity.settings import PoolSettings
 from api.settings import ApiSettings
-from darkroom.local import free_port
-from jobs.aws import s3_client, sqs_client
+from darkroom.local import create_pool_resources, free_port
+from jobs.aws import ec2_client, s3_client, sqs_client, ssm_client
+from jobs.pool import POOL_TAG
 from jobs.queue import JobQueue
 from jobs.settings import AwsSettings
 
 if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 MakeApp = Callable[..., Flask]
 
@@ -35,6 +42,16 @@ def s3_of(aws: AwsSettings) -> S3Client:
 @functools.lru_cache(maxsize=4)
 def sqs_of(aws: AwsSettings) -> SQSClient:
     return sqs_client(aws)
+
+
+@functools.lru_cache(maxsize=4)
+def ec2_of(aws: AwsSettings) -> EC2Client:
+    return ec2_client(aws)
+
+
+@functools.lru_cache(maxsize=4)
+def ssm_of(aws: AwsSettings) -> SSMClient:
+    return ssm_client(aws)
 
 
 @pytest.fixture
@@ -87,3 +104,53 @@ def unreachable_app() -> Flask:
     s3 = session.client("s3", region_name=aws.region, endpoint_url=aws.endpoint_url, config=IMPATIENT)
     sqs = session.client("sqs", region_name=aws.region, endpoint_url=aws.endpoint_url, config=IMPATIENT)
     return create_app(ApiSettings(aws=aws), s3=s3, sqs=sqs)
+
+
+@dataclass(frozen=True)
+class PoolWorld:
+    """A spot pool of this test's own in moto: its launch template, AMI parameter and subnets."""
+
+    aws: AwsSettings
+    pool: PoolSettings
+    ami: str
+
+    @property
+    def ec2(self) -> EC2Client:
+        return ec2_of(self.aws)
+
+    @property
+    def ssm(self) -> SSMClient:
+        return ssm_of(self.aws)
+
+    def app(self, **pool_overrides: object) -> Flask:
+        """The app with this pool enabled; keyword arguments override PoolSettings fields."""
+        pool = dataclasses.replace(self.pool, **pool_overrides)  # type: ignore[arg-type]
+        settings = ApiSettings(aws=self.aws, pool=pool)
+        app = create_app(settings, s3=s3_of(self.aws), sqs=sqs_of(self.aws), ec2=self.ec2, ssm=self.ssm)
+        app.testing = True
+        return app
+
+    def instances(self) -> list[dict[str, Any]]:
+        """Every instance ever launched with this pool's tag, in any state."""
+        pages = self.ec2.get_paginator("describe_instances").paginate(
+            Filters=[{"Name": f"tag:{POOL_TAG}", "Values": [self.pool.name]}]
+        )
+        return [dict(item) for page in pages for group in page["Reservations"] for item in group["Instances"]]
+
+
+@pytest.fixture
+def pool_world(aws: AwsSettings) -> Iterator[PoolWorld]:
+    """The local stack's pool resources (darkroom.local), under names of this test's own."""
+    suffix = aws.bucket.rsplit("-", 1)[-1]  # moto's EC2 and SSM are shared by the session: names of our own
+    made = create_pool_resources(aws, f"darkroom-worker-{suffix}", f"/darkroom/worker-ami-{suffix}")
+    pool = PoolSettings(
+        enabled=True,
+        name=f"pool-{suffix}",
+        launch_template=made.launch_template,
+        ami_parameter=made.ami_parameter,
+        subnets=made.subnets[:2],
+    )
+    yield PoolWorld(aws, pool, made.ami_id)
+    lock = lock_path(aws.bucket, pool.name)  # the host lock and the warm limiter's file, in the temp dir
+    for path in (lock, lock.with_suffix(".warm.sqlite")):
+        path.unlink(missing_ok=True)

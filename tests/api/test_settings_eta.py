@@ -49,5 +49,5 @@ def test_eta_grows_with_the_queue_and_ends_at_zero() -> None:
     assert eta_seconds(JobState.FAILED, 10, QueueDepth(9, 9), 0) == 0
 
 
-def test_poll_interval_stays_between_one_and_five_seconds() -> None:
-    assert [poll_after_seconds(eta) for eta in (0, 1, 4, 9, 100)] == [1, 1, 2, 4, 5]
+def test_poll_interval_stays_between_one_and_fifteen_seconds() -> None:
+    assert [poll_after_seconds(eta) for eta in (0, 1, 4, 9, 100)] == [1, 1, 2, 4, 15]

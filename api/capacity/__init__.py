@@ -1,0 +1,19 @@
+"""The spot pool, API side: launch EC2 workers on demand, within a hard maximum, and reap the ones that fail.
+
+settings  PoolSettings (DARKROOM_POOL_* and friends)
+rule      the scaling rule (pure)
+view      what the pool looks like, from what was observed (pure)
+note      why a waiting job waits (pure)
+reaper    what to terminate and forget (pure)
+ec2       the EC2 and SSM adapter: launch by EC2 Fleet, list and terminate by tag
+book      the pool's state in S3: launch slots (the hard maximum), last launch, measured times
+lock      the host-wide lock around claiming and launching
+ratelimit the per-client limit on warm requests
+provider  ensure_capacity: observe, reap, decide, launch
+"""
+
+from api.capacity.provider import Provider
+from api.capacity.settings import PoolSettings
+from api.capacity.view import PoolView
+
+__all__ = ["PoolSettings", "PoolView", "Provider"]

@@ -1,0 +1,169 @@
+"""The pool's own state in S3: numbered launch slots and the outcome of the last launch.
+
+The hard maximum lives here. Before launching, a process claims a slot
+``pool/slots/{k}.json`` (k < max_workers) with a conditional PUT
+(``If-None-Match: *``): S3 lets exactly one writer create a key, so however
+many API processes on however many hosts race, at most ``max_workers`` slots
+exist, and every instance is launched into a slot it holds. A slot is deleted
+when its instance is terminated or found gone, with ``If-Match`` on the ETag
+it was read with, so a slot claimed again in between is never deleted.
+
+botocore errors are translated to ``ServiceUnavailable`` here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+from dataclasses import asdict, dataclass, replace
+
+from api.capacity.ec2 import Launched
+from jobs.aws import AWS_ERRORS, error_code, unavailable
+from jobs.store import MISSING_CODES, JobStore
+
+SLOT_PREFIX = "pool/slots/"
+SLOT_KEY = re.compile(r"pool/slots/(\d{1,4})\.json")
+LAST_LAUNCH_KEY = "pool/last-launch.json"
+MEASURED_KEY = "pool/measured.json"
+TAKEN_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
+
+
+def slot_key(index: int) -> str:
+    return f"{SLOT_PREFIX}{index}.json"
+
+
+@dataclass(frozen=True)
+class Slot:
+    index: int
+    claimed_at: str  # ISO 8601; a claim with no instance yet is a launch in progress
+    owner: str  # host:pid that claimed it, for people reading the bucket
+    instance_id: str | None = None
+    instance_type: str | None = None
+    lifecycle: str | None = None
+    etag: str = ""  # of the object as read or written; never stored in it
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        del data["etag"]
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes, etag: str) -> Slot:
+        return cls(**json.loads(text), etag=etag)
+
+
+@dataclass(frozen=True)
+class LaunchOutcome:
+    at: str
+    error: str | None = None  # "InsufficientInstanceCapacity: ..." when nothing could be launched
+    capacity: bool = False  # the error says there was no capacity (rather than a broken template, ...)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> LaunchOutcome:
+        return cls(**json.loads(text))
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Boot and service times measured by workers that have since gone (their records go with them)."""
+
+    boot_seconds: float | None = None
+    service_seconds: float | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Measured:
+        return cls(**json.loads(text))
+
+
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class PoolBook:
+    def __init__(self, store: JobStore) -> None:
+        self.store = store
+        self.s3 = store.s3
+        self.bucket = store.bucket
+
+    def slots(self) -> list[Slot]:
+        try:
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=SLOT_PREFIX)
+            keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+        except AWS_ERRORS as exc:
+            raise unavailable("listing the pool's slots", exc) from exc
+        found = (self._read_slot(key) for key in keys if SLOT_KEY.fullmatch(key))
+        return sorted((slot for slot in found if slot is not None), key=lambda slot: slot.index)
+
+    def _read_slot(self, key: str) -> Slot | None:
+        try:
+            reply = self.s3.get_object(Bucket=self.bucket, Key=key)
+            return Slot.from_json(reply["Body"].read(), reply["ETag"])
+        except AWS_ERRORS as exc:
+            if error_code(exc) in MISSING_CODES:  # released since it was listed
+                return None
+            raise unavailable(f"reading s3://{self.bucket}/{key}", exc) from exc
+
+    def claim(self, index: int, now: str) -> Slot | None:
+        """Create slot ``index`` if nobody holds it; None when it is taken."""
+        return self._write(Slot(index=index, claimed_at=now, owner=owner()), {"IfNoneMatch": "*"})
+
+    def assign(self, slot: Slot, launched: Launched) -> Slot | None:
+        """Write the instance launched into a slot this process claimed; None if the claim was lost meanwhile."""
+        held = replace(
+            slot, instance_id=launched.instance_id, instance_type=launched.instance_type, lifecycle=launched.lifecycle
+        )
+        return self._write(held, {"IfMatch": slot.etag})
+
+    def _write(self, slot: Slot, condition: dict[str, str]) -> Slot | None:
+        """A conditional PUT of a slot; None when the condition did not hold."""
+        try:
+            reply = self.s3.put_object(
+                Bucket=self.bucket,
+                Key=slot_key(slot.index),
+                Body=slot.to_json().encode(),
+                ContentType="application/json",
+                **condition,  # type: ignore[arg-type]
+            )
+        except AWS_ERRORS as exc:
+            if error_code(exc) in TAKEN_CODES:
+                return None
+            raise unavailable(f"writing pool slot {slot.index}", exc) from exc
+        return replace(slot, etag=reply["ETag"])
+
+    def release(self, slot: Slot) -> bool:
+        """Delete a slot as it was read (If-Match), so a newer claim on the same number survives."""
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=slot_key(slot.index), IfMatch=slot.etag)
+        except AWS_ERRORS as exc:
+            if error_code(exc) in TAKEN_CODES or error_code(exc) in MISSING_CODES:
+                return False
+            raise unavailable(f"releasing pool slot {slot.index}", exc) from exc
+        return True
+
+    def last_launch(self) -> LaunchOutcome | None:
+        body = self.store.get(LAST_LAUNCH_KEY)
+        return None if body is None else LaunchOutcome.from_json(body)
+
+    def record_launch(self, outcome: LaunchOutcome) -> None:
+        self._put(LAST_LAUNCH_KEY, outcome.to_json())
+
+    def measured(self) -> Measured:
+        body = self.store.get(MEASURED_KEY)
+        return Measured() if body is None else Measured.from_json(body)
+
+    def record_measured(self, measured: Measured) -> None:
+        self._put(MEASURED_KEY, measured.to_json())
+
+    def _put(self, key: str, text: str) -> None:
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode(), ContentType="application/json")
+        except AWS_ERRORS as exc:
+            raise unavailable(f"writing s3://{self.bucket}/{key}", exc) from exc

@@ -1,0 +1,85 @@
+"""``/v1/warm`` and ``/v1/pool``: pre-warm a worker, and show the pool.
+
+A web page calls warm when it loads, so an instance boots while the person
+picks a photo. Warm answers at once (it launches, it does not wait for the
+boot) and is rate limited per client address. With the pool disabled (a
+static worker) both still answer, with no workers and nothing launched.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from api.capacity.view import PoolView
+from api.problems import Problem
+from api.services import api_settings, services
+from jobs.aws import ServiceUnavailable
+from jobs.queue import QueueDepth
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("pool", __name__, url_prefix="/v1")
+
+
+def client_key() -> str:
+    """Who is asking, for the rate limit: the peer address (behind a proxy, configure ProxyFix first)."""
+    return request.remote_addr or "unknown"
+
+
+@bp.post("/warm")
+def warm() -> Response:
+    wait = services().warm_limiter.hit(client_key())
+    if wait > 0:
+        limit = api_settings().pool.warm_per_minute
+        seconds = max(1, math.ceil(wait))
+        detail = f"at most {limit} warm requests a minute from one client; try again in {seconds} s"
+        raise Problem(429, "too-many-requests", "Too Many Requests", detail, {"Retry-After": str(seconds)})
+    if not api_settings().pool.enabled:
+        return jsonify(pool_document(None, services().queue.depth()))
+    view = services().provider.ensure_capacity(warm=True)
+    return jsonify(pool_document(view, view.depth))
+
+
+@bp.get("/pool")
+def pool() -> Response:
+    if not api_settings().pool.enabled:
+        return jsonify(pool_document(None, services().queue.depth()))
+    view = services().provider.view()
+    return jsonify(pool_document(view, view.depth))
+
+
+def dead_letter_depth() -> int | None:
+    """Jobs that failed over and over; not worth failing the answer over."""
+    try:
+        return services().dead_letter_queue.depth().visible
+    except ServiceUnavailable as exc:
+        log.warning("no dead-letter depth for the pool view: %s", exc)
+        return None
+
+
+def pool_document(view: PoolView | None, depth: QueueDepth | None) -> dict[str, Any]:
+    settings = api_settings().pool
+    queue = {
+        "visible": None if depth is None else depth.visible,
+        "in_flight": None if depth is None else depth.in_flight,
+        "dead_letter": dead_letter_depth(),
+    }
+    if view is None:
+        return {"name": settings.name, "enabled": False, "max_workers": 0, "queue": queue, "workers": []}
+    last = view.last_launch
+    return {
+        "name": view.name,
+        "enabled": True,
+        "max_workers": view.max_workers,
+        "queue": queue,
+        "workers": [worker.to_dict() for worker in view.workers],
+        "launching": view.launching,
+        "boot_seconds": round(view.boot_seconds, 1),
+        "service_seconds": None if view.service_seconds is None else round(view.service_seconds, 2),
+        "last_launch": None if last is None else {"at": last.at, "error": last.error},
+        "observed_at": view.observed_at,
+    }

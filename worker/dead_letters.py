@@ -1,0 +1,64 @@
+"""Jobs whose message ended in the dead-letter queue are marked failed, so no one waits on them forever.
+
+SQS moves a message there after the queue's maxReceiveCount deliveries: a
+worker crashed or was lost on it every time, or none could read it. An idle
+worker sweeps now and then. The message stays for an operator to redrive,
+hidden for an hour at a time so the next sweeps pass over it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from jobs.ids import is_job_id
+from jobs.message import JobMessage, MessageError
+from jobs.queue import JobQueue
+from jobs.status import JobError, iso_now
+from jobs.store import JobStore
+
+log = logging.getLogger(__name__)
+
+# keep swept messages out of the next sweeps for a while; SQS refuses a visibility that takes a message past
+# 12 hours in all (counted from its first receipt; moto counts from its sending), so 12 h itself always fails
+DEAD_LETTER_HOLD_SECONDS = 3600
+
+
+def dead_lettered_job_id(body: str) -> str | None:
+    """The job id in a dead-lettered message, read leniently: even a message of an
+    unknown version names its job, and that job must not wait forever."""
+    try:
+        return JobMessage.from_json(body).job_id
+    except MessageError:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        job_id = data.get("id") if isinstance(data, dict) else None
+        return job_id if is_job_id(job_id) else None
+
+
+def sweep_dead_letters(store: JobStore, dead_letters: JobQueue) -> int:
+    """Mark the jobs of up to ten dead-lettered messages failed; returns how many were marked.
+
+    Raises ``ServiceUnavailable`` when S3 or SQS fails; the next sweep picks up where this one stopped."""
+    marked = 0
+    for delivery in dead_letters.receive_batch(wait_seconds=0, max_messages=10):
+        marked += _mark_failed(store, delivery.body)
+        dead_letters.set_visibility(delivery, DEAD_LETTER_HOLD_SECONDS)
+    return marked
+
+
+def _mark_failed(store: JobStore, body: str) -> int:
+    job_id = dead_lettered_job_id(body)
+    status = store.read_status(job_id) if job_id else None
+    if status is None or status.state.terminal:
+        return 0
+    error = JobError(
+        "worker-crashed",
+        "processing stopped unexpectedly on every attempt (the worker crashed or was lost, or could not "
+        "read the job); the job was moved to the dead-letter queue",
+    )
+    store.write_status(status.failed(error, iso_now()))
+    log.error("job %s: dead-lettered after repeated failures; marked failed", job_id)
+    return 1
