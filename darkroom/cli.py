@@ -146,6 +146,7 @@ TRAIN_FLAGS = (
     "seed",
     "device",
     "resume",
+    "init",
     "checkpoint_every",
     "width",
     "workers",
@@ -170,7 +171,8 @@ def add_train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     train.add_argument("--device", help="auto, cpu, cuda (default: auto; bf16 autocast on GPU)")
     train.add_argument("--workers", type=int, help="data loader processes (default: 0)")
     train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default: 1000)")
-    train.add_argument("--resume", help="a state.pt to continue from")
+    train.add_argument("--resume", help="a state.pt to continue from (same optimizer, same batches)")
+    train.add_argument("--init", help="weights (.safetensors, e.g. the shipped ones) to start from, fresh optimizer")
     train.set_defaults(run=cmd_train)
 
 

@@ -28,7 +28,13 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from tqdm import tqdm
 
-from worker.models.checkpoint import CheckpointError, load_training_state, save_training_state, save_weights
+from worker.models.checkpoint import (
+    CheckpointError,
+    load_training_state,
+    load_weights,
+    save_training_state,
+    save_weights,
+)
 from worker.models.inputs import raw_model_input, srgb_model_input
 from worker.models.sid import SID, SIDConfig
 from worker.synth import (
@@ -59,6 +65,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     resume: Path | None = None  # a state.pt to continue from
+    init: Path | None = None  # shipped weights (.safetensors) to start from, with a fresh optimizer
     checkpoint_every: int = 1000
     width: int = 32  # SIDConfig.width
     workers: int = 0  # data loader processes
@@ -87,7 +94,7 @@ class TrainConfig:
         for name in ("clean_dirs", "lol_dirs"):
             if name in converted:
                 converted[name] = tuple(Path(v) for v in converted[name])
-        for name in ("out_dir", "resume"):
+        for name in ("out_dir", "resume", "init"):
             if converted.get(name) is not None:
                 converted[name] = Path(converted[name])
         return cls(**converted)
@@ -203,15 +210,25 @@ def _checkpoint(config: TrainConfig, model: SID, optimizer: torch.optim.Adam, st
 def _resume_or_start(config: TrainConfig, device: torch.device) -> tuple[SID, torch.optim.Adam, int]:
     """The model, its optimizer and the last step done: fresh from the seed, or from ``config.resume``."""
     torch.manual_seed(config.seed)
-    model_config = SIDConfig(in_channels=4 if config.kind == "raw" else 12, width=config.width)
+    # the sRGB model sees the brightened picture itself: it learns a correction to it (residual), which
+    # starts at the quality of a plain gain and trains far faster; the RAW model is SID exactly as published
+    srgb = config.kind == "srgb"
+    model_config = SIDConfig(in_channels=12 if srgb else 4, width=config.width, residual=srgb)
     state = load_training_state(config.resume) if config.resume else None
     if state is not None:
         if state.kind != config.kind:
             raise CheckpointError(f"{config.resume} trains a {state.kind!r} model, not {config.kind!r}")
         model_config = state.config  # a checkpoint carries its own config
+    if state is None and config.init is not None:
+        weights = load_weights(config.init)
+        if weights.kind != config.kind:
+            raise CheckpointError(f"{config.init} holds a {weights.kind!r} model, not {config.kind!r}")
+        model_config = weights.config
     model = SID(model_config)
     if state is not None:
         model.load_state_dict(state.model)
+    elif config.init is not None:
+        model.load_state_dict(weights.state)
     model = model.to(device).to(memory_format=torch.channels_last).train()  # type: ignore[call-overload]
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     if state is not None:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,3 +180,17 @@ def test_24_megapixel_raw_stays_under_3_gb() -> None:
     result = json.loads(done.stdout)
     assert result["shape"] == [6000, 4000, 3]
     assert result["peak"] < 3 * 1024**3
+
+
+def test_a_residual_model_starts_from_its_input_and_its_checkpoint_says_so(tmp_path: Path) -> None:
+    from worker.models.checkpoint import load_model, save_weights
+
+    model = SID(SIDConfig(in_channels=12, width=8, residual=True))
+    torch.nn.init.zeros_(model.conv10.weight)
+    torch.nn.init.zeros_(model.conv10.bias)
+    x = torch.rand(1, 12, 20, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), depth_to_space(x, 2))  # a zero correction gives back the input
+    path = save_weights(tmp_path / "r.safetensors", model, "srgb")
+    loaded, kind = load_model(path)
+    assert loaded.config.residual and kind == "srgb"

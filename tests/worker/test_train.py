@@ -126,3 +126,14 @@ def test_learning_rate_decays_from_lr_to_the_final_fraction() -> None:
     assert learning_rate(config, 0) == pytest.approx(1e-4)
     assert learning_rate(config, 50) == pytest.approx(0.505e-4)
     assert learning_rate(config, 100) == pytest.approx(1e-6)
+
+
+def test_training_can_start_from_shipped_weights(data: tuple[Path, Path], tmp_path: Path) -> None:
+    clean, lol = data
+    first = train(tiny(clean, lol, tmp_path / "first", steps=1), progress=False)
+    second = train(tiny(clean, lol, tmp_path / "second", steps=1, init=first, lr=0.0), progress=False)
+    start, after = load_weights(first), load_weights(second)
+    for name, tensor in start.state.items():  # with no learning the weights stay those it started from
+        torch.testing.assert_close(after.state[name], tensor)
+    with pytest.raises(ValueError, match="raw"):
+        train(tiny(clean, lol, tmp_path / "third", kind="srgb", steps=1, init=first), progress=False)

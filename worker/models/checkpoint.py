@@ -68,8 +68,9 @@ def config_from_dict(values: Mapping[str, Any]) -> SIDConfig:
     names = {f.name for f in fields(SIDConfig)}
     if not isinstance(values, Mapping) or set(values) - names:
         raise CheckpointError(f"not an SIDConfig: {values!r}")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values.values()):
-        raise CheckpointError(f"SIDConfig fields must be integers: {values!r}")
+    flags = {"residual"}
+    if not all(isinstance(v, bool) == (k in flags) and isinstance(v, int) for k, v in values.items()):
+        raise CheckpointError(f"SIDConfig fields must be integers (residual: true or false): {values!r}")
     return SIDConfig(**values)
 
 

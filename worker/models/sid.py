@@ -62,6 +62,7 @@ class SIDConfig:
     out_channels: int = 12  # 3 * block_size**2
     width: int = 32  # channels of the first level; the others are 2x, 4x, 8x, 16x
     block_size: int = 2  # depth_to_space factor at the head
+    residual: bool = False  # add depth_to_space(input) to the output: the sRGB model predicts a correction
 
 
 def lrelu(x: Tensor) -> Tensor:
@@ -140,6 +141,8 @@ class SID(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(N, in_channels, H, W) -> (N, out_channels / bs**2, H*bs, W*bs); any H, W."""
         h, w = x.shape[-2:]
+        bs = self.config.block_size
+        identity = depth_to_space(x, bs) if self.config.residual else None
         x = pad_to_multiple(x)
         skips: list[Tensor] = []
         for level in (1, 2, 3, 4):  # conv1 ... conv4, each kept for its skip connection
@@ -151,8 +154,8 @@ class SID(nn.Module):
             # pop() lets each skip be freed as soon as it is used: peak memory matters for big frames.
             x = torch.cat([getattr(self, f"up{level}")(x), skips.pop()], dim=1)
             x = self._block(x, level)
-        bs = self.config.block_size
-        return depth_to_space(self.conv10(x), bs)[..., : h * bs, : w * bs]
+        out = depth_to_space(self.conv10(x), bs)[..., : h * bs, : w * bs]
+        return out if identity is None else out + identity
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
