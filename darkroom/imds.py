@@ -157,13 +157,16 @@ def _handler_for(imds: FakeImds) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
             body = text.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):  # the worker was killed mid-request: no one to answer
+                self.close_connection = True
 
         def log_message(self, format: str, *args: object) -> None:
             """Quiet: a worker polls every few seconds."""

@@ -215,6 +215,17 @@ class Lease:
                 self._settled_by = by
             return self._settled_by == by
 
+    def claim_hand_back(self) -> bool:
+        """Claim the delivery to hand it back: True the first time only, False once anyone has it.
+
+        The watcher reviews the lease on every poll; a second hand-back would
+        overwrite the status of the worker that has received the message since."""
+        with self._lock:
+            if self._settled_by is not None:
+                return False
+            self._settled_by = Lease.HAND_BACK
+            return True
+
     @property
     def handed_back(self) -> bool:
         return self._settled_by == Lease.HAND_BACK

@@ -111,7 +111,8 @@ class Worker:
             self.enhancer.name,
             self.queue.url,
         )
-        with self._watching_notices():
+        # StopRequested: a signal while idle but outside the long poll (in a dead-letter sweep, say)
+        with self._watching_notices(), contextlib.suppress(StopRequested):
             self._work(max_jobs)
         reason = self.stop_reason or "stopped"
         self.recorder.stopped(reason)
@@ -317,7 +318,7 @@ class Worker:
         expected = self.recorder.service_seconds
         if fits_before(notice.deadline, datetime.now(UTC), elapsed, expected, self.settings.notice_margin_seconds):
             return
-        if not lease.settle(Lease.HAND_BACK):
+        if not lease.claim_hand_back():  # the loop has it, or it went back already
             return
         lease.heartbeat.stop()  # else its next beat would hide the message again
         note = f"its worker's instance is being reclaimed ({notice.reason}); handed back to the queue"

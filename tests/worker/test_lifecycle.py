@@ -324,3 +324,17 @@ def test_the_instance_settings_come_from_the_environment() -> None:
     assert (settings.idle_seconds, settings.notice_poll_seconds, settings.notice_margin_seconds) == (2.5, 5.0, 30.0)
     defaults = WorkerSettings.from_env({})
     assert defaults.imds_url == "http://169.254.169.254" and defaults.idle_seconds == 300
+
+
+def test_a_lease_is_handed_back_once_and_never_after_the_loop_settled_it() -> None:
+    from unittest.mock import sentinel  # stand-ins for values the lease only holds, never uses here
+
+    from worker.lifecycle import Lease
+
+    watched = Lease(sentinel.delivery, sentinel.status, sentinel.heartbeat, started=0.0)  # type: ignore[arg-type]
+    assert watched.claim_hand_back()
+    assert not watched.claim_hand_back()  # the watcher's next poll must not hand it back again
+    assert not watched.settle(Lease.LOOP) and watched.handed_back
+    finished = Lease(sentinel.delivery, sentinel.status, sentinel.heartbeat, started=0.0)  # type: ignore[arg-type]
+    assert finished.settle(Lease.LOOP)
+    assert not finished.claim_hand_back() and not finished.handed_back
