@@ -327,14 +327,20 @@ def test_the_instance_settings_come_from_the_environment() -> None:
 
 
 def test_a_lease_is_handed_back_once_and_never_after_the_loop_settled_it() -> None:
-    from unittest.mock import sentinel  # stand-ins for values the lease only holds, never uses here
-
+    from jobs.ids import new_job_id
+    from jobs.queue import Delivery
+    from jobs.status import iso_now
     from worker.lifecycle import Lease
 
-    watched = Lease(sentinel.delivery, sentinel.status, sentinel.heartbeat, started=0.0)  # type: ignore[arg-type]
+    def lease() -> Lease:
+        delivery = Delivery(body="{}", receipt="receipt", message_id="message", receive_count=1)
+        status = JobStatus.new(new_job_id(), InputKind.SRGB, None, iso_now())
+        return Lease(delivery, status, heartbeat=None, started=0.0)  # type: ignore[arg-type]  # never beats here
+
+    watched = lease()
     assert watched.claim_hand_back()
     assert not watched.claim_hand_back()  # the watcher's next poll must not hand it back again
     assert not watched.settle(Lease.LOOP) and watched.handed_back
-    finished = Lease(sentinel.delivery, sentinel.status, sentinel.heartbeat, started=0.0)  # type: ignore[arg-type]
+    finished = lease()
     assert finished.settle(Lease.LOOP)
     assert not finished.claim_hand_back() and not finished.handed_back
