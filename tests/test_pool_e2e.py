@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import os
 import random
 import threading
 import time
@@ -354,15 +355,19 @@ def chaos_size(index: int) -> tuple[int, int]:
     return 1600 + 16 * (index % 5), 1200 + 8 * (index % 3)
 
 
+CHAOS_JOBS = int(os.environ.get("DARKROOM_CHAOS_JOBS", "36"))  # `make chaos` runs 300
+CHAOS_SECONDS = float(os.environ.get("DARKROOM_CHAOS_SECONDS", "30"))
+
+
 def test_chaos_every_job_ends_done_exactly_once(start_stack: StartStack) -> None:
-    jobs_count, started = 36, time.monotonic()
+    jobs_count, started = CHAOS_JOBS, time.monotonic()
     stack = start_stack(max_workers=3, idle_seconds=30.0, max_receives=20)
     keep_versions(stack)  # every write of every status document is kept
     sizes: dict[str, tuple[int, int]] = {}
-    with Striker(fleet_of(stack), seconds=30.0) as striker:  # strikes while the queue drains, then stops
+    with Striker(fleet_of(stack), seconds=CHAOS_SECONDS) as striker:  # strikes while the queue drains, then stops
         for index in range(jobs_count):
             sizes[submit(stack, small_jpeg(*chaos_size(index)), f"dark-{index}.jpg")["id"]] = chaos_size(index)
-        finals = {job_id: job_in(stack, job_id, {"done", "failed"}, timeout=180) for job_id in sizes}
+        finals = {job_id: job_in(stack, job_id, {"done", "failed"}, timeout=180 + jobs_count) for job_id in sizes}
     wall = time.monotonic() - started  # from starting the stack to every job ended
     histories = status_histories(stack, list(sizes))
     handed_back = sum(

@@ -25,7 +25,7 @@ from jobs.settings import AwsSettings
 from jobs.status import JobState, JobStatus
 from jobs.store import JobStore
 from jobs.submit import submit_job
-from tests.worker.test_loop import CountingBaseline, dark_jpeg
+from tests.worker.conftest import CountingBaseline, dark_jpeg
 from worker.baseline import Baseline
 from worker.frames import InputError, RawFrame, SrgbFrame
 from worker.imds import REBALANCE, SPOT_INTERRUPTION

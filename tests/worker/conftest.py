@@ -1,0 +1,90 @@
+"""Shared pieces of the worker tests: the real enhancer with a call counter, and a
+worker wired to a real moto server."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from jobs.aws import s3_client, sqs_client
+from jobs.message import InputKind
+from jobs.queue import JobQueue
+from jobs.settings import AwsSettings
+from jobs.status import JobStatus
+from jobs.store import JobStore
+from jobs.submit import submit_job
+from worker.baseline import Baseline
+from worker.frames import RawFrame, SrgbFrame
+from worker.loop import Worker
+from worker.settings import WorkerSettings
+
+
+@dataclass
+class CountingBaseline:
+    """The real baseline, counting how often it runs."""
+
+    name: str = "baseline"
+    calls: list[str] = field(default_factory=list)
+    inner: Baseline = field(default_factory=Baseline)
+
+    def enhance_raw(self, frame: RawFrame, ratio: float) -> np.ndarray:
+        self.calls.append("raw")
+        return self.inner.enhance_raw(frame, ratio)
+
+    def enhance_srgb(self, frame: SrgbFrame, ratio: float) -> np.ndarray:
+        self.calls.append("srgb")
+        return self.inner.enhance_srgb(frame, ratio)
+
+
+@dataclass
+class Parts:
+    aws: AwsSettings
+    store: JobStore
+    queue: JobQueue
+    dead_letters: JobQueue
+    enhancer: CountingBaseline
+
+    def worker(self, **overrides: object) -> Worker:
+        fields: dict[str, object] = {
+            "aws": self.aws,
+            "worker_id": "test-worker",
+            "wait_seconds": 1,
+            "lease_seconds": 30,
+            "heartbeat_seconds": 10.0,
+            "retry_base_seconds": 0.0,
+            "dead_letter_sweep_seconds": 0.0,
+        }
+        settings = WorkerSettings(**{**fields, **overrides})  # type: ignore[arg-type]
+        return Worker(settings, self.store, self.queue, self.dead_letters, self.enhancer)
+
+    def submit(self, data: bytes, ext: str, kind: InputKind, ratio: float | None = None) -> str:
+        return submit_job(self.store, self.queue, data, ext, "application/octet-stream", kind, ratio).job_id
+
+    def status(self, job_id: str) -> JobStatus:
+        status = self.store.read_status(job_id)
+        assert status is not None
+        return status
+
+
+@pytest.fixture
+def parts(aws: AwsSettings) -> Parts:
+    sqs = sqs_client(aws)
+    return Parts(
+        aws=aws,
+        store=JobStore(s3_client(aws), aws.bucket),
+        queue=JobQueue.named(sqs, aws.queue),
+        dead_letters=JobQueue.named(sqs, aws.dead_letter_queue),
+        enhancer=CountingBaseline(),
+    )
+
+
+def dark_jpeg() -> bytes:
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 20, size=(120, 160, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG")
+    return buf.getvalue()
