@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})  # conditional writes
+
+
+class StatusConflict(Exception):
+    """The status document changed since this process wrote it: another worker has taken the job over."""
 
 
 class JobStore:
@@ -35,8 +40,20 @@ class JobStore:
         self._put(key, jpeg, "image/jpeg")
         return key
 
-    def write_status(self, status: JobStatus) -> None:
-        self._put(status_key(status.job_id), status.to_json().encode(), "application/json")
+    def write_status(self, status: JobStatus, if_match: str | None = None) -> str:
+        """Write a job's status; returns the written version's ETag.
+
+        With ``if_match`` the write happens only over that version (S3 conditional
+        write), else ``StatusConflict``: a worker that ran past its lease must not
+        overwrite the status of the worker that took the job over.
+        """
+        key = status_key(status.job_id)
+        try:
+            return self._put(key, status.to_json().encode(), "application/json", if_match)
+        except ServiceUnavailable as exc:
+            if isinstance(exc.__cause__, AWS_ERRORS) and error_code(exc.__cause__) in CONFLICT_CODES:
+                raise StatusConflict(f"job {status.job_id}: its status changed since this worker wrote it") from exc
+            raise
 
     def read_status(self, job_id: str) -> JobStatus | None:
         body = self.get(status_key(job_id))
@@ -95,11 +112,17 @@ class JobStore:
         except AWS_ERRORS as exc:
             raise unavailable(f"reaching bucket {self.bucket}", exc) from exc
 
-    def _put(self, key: str, body: bytes, content_type: str) -> None:
+    def _put(self, key: str, body: bytes, content_type: str, if_match: str | None = None) -> str:
         try:
-            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+            if if_match:
+                reply = self.s3.put_object(
+                    Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, IfMatch=if_match
+                )
+            else:
+                reply = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
         except AWS_ERRORS as exc:
             raise unavailable(f"writing s3://{self.bucket}/{key}", exc) from exc
+        return reply["ETag"]
 
 
-__all__ = ["JobStore", "ServiceUnavailable"]
+__all__ = ["CONFLICT_CODES", "JobStore", "ServiceUnavailable", "StatusConflict"]

@@ -49,7 +49,7 @@ from jobs.aws import ServiceUnavailable
 from jobs.message import JobMessage, MessageError, UnsupportedVersion
 from jobs.queue import Delivery, JobQueue
 from jobs.status import JobError, JobResult, JobStatus, iso_now
-from jobs.store import JobStore
+from jobs.store import JobStore, StatusConflict
 from worker.dead_letters import sweep_dead_letters
 from worker.frames import Enhancer, InputError
 from worker.heartbeat import Heartbeat
@@ -190,7 +190,7 @@ class Worker:
         if status is None:  # the status document was lost; the message is the source of truth
             status = JobStatus.new(message.job_id, message.kind, message.ratio, message.submitted_at)
         status = status.processing(self.settings.worker_id, delivery.receive_count, iso_now())
-        self.store.write_status(status)
+        ours = self.store.write_status(status)  # the version this worker wrote; done may only replace it
         self.recorder.busy(message.job_id)
         log.info("job %s: processing (%s, attempt %d)", message.job_id, message.kind, delivery.receive_count)
 
@@ -215,7 +215,11 @@ class Worker:
 
         result = JobResult(key=key, width=enhanced.width, height=enhanced.height, bytes=len(enhanced.jpeg))
         status = status.done(result, enhanced.ratio_used, enhanced.method, enhanced.timings, iso_now())
-        self.store.write_status(status)  # the result exists before anyone is told it is done
+        try:
+            self.store.write_status(status, if_match=ours)  # the result exists before anyone is told it is done
+        except StatusConflict:
+            log.warning("job %s: taken over by another worker while this one ran long; leaving it", message.job_id)
+            return
         self.queue.delete(delivery)
         self.jobs_done += 1
         timings = " ".join(f"{k}={v:.2f}s" for k, v in enhanced.timings.items())

@@ -21,13 +21,13 @@ from dataclasses import asdict, dataclass, replace
 
 from api.capacity.ec2 import Launched
 from jobs.aws import AWS_ERRORS, error_code, unavailable
-from jobs.store import MISSING_CODES, JobStore
+from jobs.store import CONFLICT_CODES, MISSING_CODES, JobStore
 
 SLOT_PREFIX = "pool/slots/"
 SLOT_KEY = re.compile(r"pool/slots/(\d{1,4})\.json")
 LAST_LAUNCH_KEY = "pool/last-launch.json"
 MEASURED_KEY = "pool/measured.json"
-TAKEN_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
+TAKEN_CODES = CONFLICT_CODES  # a conditional write lost: another process has the slot
 
 
 def slot_key(index: int) -> str:

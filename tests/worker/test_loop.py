@@ -13,7 +13,8 @@ from darkroom.dng import synthetic_dark_dng
 from jobs.ids import result_key, upload_key
 from jobs.message import InputKind, JobMessage
 from jobs.status import JobState, iso_now
-from tests.worker.conftest import Parts, dark_jpeg
+from tests.worker.conftest import CountingBaseline, Parts, dark_jpeg
+from worker.frames import SrgbFrame
 from worker.heartbeat import Heartbeat
 
 
@@ -109,3 +110,23 @@ def test_the_heartbeat_keeps_a_long_job_invisible_and_stops_when_the_job_ends(pa
         assert parts.queue.receive(wait_seconds=0) is None
     assert beat.beats >= 5
     assert parts.queue.receive(wait_seconds=4) is not None  # after the last lease runs out, it is back
+
+
+def test_a_worker_that_ran_past_its_lease_does_not_overwrite_the_worker_that_took_over(parts: Parts) -> None:
+    job_id = parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
+    store = parts.store
+
+    class TakenOverMidJob(CountingBaseline):
+        """The real baseline; while it runs, a second worker takes the job over (as after a lost lease)."""
+
+        def enhance_srgb(self, frame: SrgbFrame, ratio: float) -> np.ndarray:
+            current = store.read_status(job_id)
+            assert current is not None
+            store.write_status(current.processing("second-worker", attempt=2, now=iso_now()))
+            return super().enhance_srgb(frame, ratio)
+
+    parts.enhancer = TakenOverMidJob()
+    parts.worker().run(max_jobs=1)
+    status = parts.status(job_id)
+    assert status.state is JobState.PROCESSING and status.worker == "second-worker"  # not overwritten with done
+    assert parts.queue.depth().in_flight == 1  # the message is left to the worker that has it
