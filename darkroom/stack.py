@@ -95,6 +95,21 @@ def uwsgi_binary() -> str:
     return str(beside) if beside.exists() else "uwsgi"
 
 
+def wait_for_api(url: str, api: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Until ``url``/readyz answers 200; fails early if the API process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if api.poll() is not None:
+            raise RuntimeError(f"the API exited with code {api.returncode} while starting")
+        try:
+            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the API did not become ready at {url} within {timeout:.0f} s")
+
+
 class LocalStack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
@@ -166,17 +181,9 @@ class LocalStack:
         return worker
 
     def wait_until_healthy(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.api is not None and self.api.poll() is not None:
-                raise RuntimeError(f"the API exited with code {self.api.returncode} while starting")
-            try:
-                if requests.get(f"{self.config.api_url}/readyz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the API did not become ready at {self.config.api_url} within {timeout:.0f} s")
+        if self.api is None:
+            raise RuntimeError("the API was not started")
+        wait_for_api(self.config.api_url, self.api, timeout)
 
     def wait(self) -> int:
         """Block until the API or an always-on worker exits, or the fleet dies; returns an exit code.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -21,7 +20,7 @@ import pytest
 import requests
 
 from darkroom.local import EMULATOR_CREDENTIALS, free_port
-from darkroom.stack import uwsgi_binary
+from darkroom.stack import uwsgi_binary, wait_for_api
 from tests.api import samples
 from tests.api.conftest import PoolWorld, bucket_keys
 
@@ -48,19 +47,6 @@ def pool_env(world: PoolWorld, port: int) -> dict[str, str]:
     }
 
 
-def wait_until_up(url: str, api: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert api.poll() is None, "uWSGI exited while starting"
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"the API did not start within {timeout:.0f} s")
-
-
 @pytest.fixture
 def uwsgi_api(pool_world: PoolWorld, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = free_port()
@@ -70,7 +56,7 @@ def uwsgi_api(pool_world: PoolWorld, tmp_path: Path) -> Iterator[tuple[str, Path
         api = subprocess.Popen([uwsgi_binary(), "--ini", ini], env=pool_env(pool_world, port), stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url, api)
+        wait_for_api(url, api, timeout=90.0)
         yield url, log
     finally:
         api.send_signal(signal.SIGTERM)

@@ -50,3 +50,11 @@ def test_a_job_with_the_learned_model_differs_visibly_from_baseline(
     assert ours.shape == theirs.shape
     assert np.abs(ours - theirs).mean() > 3.0  # levels of 255: a difference a person sees
     assert ours.mean() > 40  # and still a bright picture
+
+
+def test_workers_run_the_baseline_unless_told_otherwise() -> None:
+    from worker.settings import WorkerSettings
+
+    # the learned models become the default only when the model card shows they beat the baseline
+    assert WorkerSettings.from_env({}).models.method == "baseline"
+    assert WorkerSettings.from_env({"DARKROOM_METHOD": "sid"}).models.method == "sid"
