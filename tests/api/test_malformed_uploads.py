@@ -14,7 +14,7 @@ from api.settings import ApiSettings
 from darkroom.local import create_resources
 from jobs.settings import AwsSettings
 from tests.api.conftest import bucket_keys, queue_messages, s3_of, sqs_of
-from tests.hardening.corpus import MALFORMED, Malformed
+from tests.api.malformed import MALFORMED, Malformed
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def corpus_aws(moto_url: str) -> AwsSettings:
 
 
 @pytest.fixture(scope="module")
-def client(corpus_aws: AwsSettings) -> Iterator[FlaskClient]:
+def corpus_client(corpus_aws: AwsSettings) -> Iterator[FlaskClient]:
     app = create_app(ApiSettings(aws=corpus_aws), s3=s3_of(corpus_aws), sqs=sqs_of(corpus_aws))
     app.testing = True
     yield app.test_client()
@@ -40,9 +40,9 @@ def test_the_corpus_is_large_and_every_case_is_distinct() -> None:
 
 @pytest.mark.parametrize("case", MALFORMED, ids=[case.name for case in MALFORMED])
 def test_a_malformed_upload_is_refused_and_leaves_nothing_behind(
-    client: FlaskClient, corpus_aws: AwsSettings, case: Malformed
+    corpus_client: FlaskClient, corpus_aws: AwsSettings, case: Malformed
 ) -> None:
-    response = client.post("/v1/jobs", data={"image": (io.BytesIO(case.data), case.filename), "ratio": "auto"})
+    response = corpus_client.post("/v1/jobs", data={"image": (io.BytesIO(case.data), case.filename), "ratio": "auto"})
     assert 400 <= response.status_code < 500, (response.status_code, response.get_data(as_text=True))
     assert response.mimetype == "application/problem+json"
     problem = response.get_json()
