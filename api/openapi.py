@@ -195,7 +195,7 @@ POOL_PATHS: dict[str, Any] = {
     },
 }
 
-SUBMIT = {
+SUBMIT: dict[str, Any] = {
     "summary": "Submit a photo to brighten",
     "operationId": "submitJob",
     "requestBody": {
@@ -297,12 +297,27 @@ DOCUMENT: dict[str, Any] = {
         "headers": {
             "RetryAfter": {"description": "Seconds to wait before asking again.", "schema": {"type": "integer"}}
         },
+        "securitySchemes": {
+            "bearerKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key: Authorization: Bearer drk_...",
+            },
+            "headerKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        },
     },
 }
+
+# With DARKROOM_REQUIRE_API_KEY these need a key ({} : keyless, when keys are not required or under the public limit).
+KEYED_OPERATIONS = {"submitJob", "getJob", "getJobResult", "getPool"}
 
 for _operations in DOCUMENT["paths"].values():  # any route may fail unexpectedly
     for _operation in _operations.values():
         _operation["responses"]["default"] = _problem("An unexpected error (500).")
+        if _operation["operationId"] in KEYED_OPERATIONS:
+            _operation["security"] = [{"bearerKey": []}, {"headerKey": []}, {}]
+            _operation["responses"]["401"] = _problem("An API key is required (api-key-required) or wrong.")
+SUBMIT["responses"]["429"] = _problem("Too many submits from this key or client; see Retry-After.", retry_after=True)
 
 
 @bp.get("/openapi.json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from api.access import AccessSettings
 from api.capacity.settings import PoolSettings
 from jobs.settings import AwsSettings, SettingsError, env_float, env_int
 
@@ -19,6 +20,7 @@ class ApiSettings:
     result_url_expiry: int = 600  # seconds a presigned result URL stays valid
     service_seconds_estimate: float = 10.0  # one job's time on a worker, for the ETA until workers measure it
     pool: PoolSettings = field(default_factory=PoolSettings)  # the spot pool; disabled for a static worker
+    access: AccessSettings = field(default_factory=AccessSettings)  # API keys and submit limits
 
     def __post_init__(self) -> None:
         for name in ("max_upload_bytes", "max_pixels", "result_url_expiry", "service_seconds_estimate"):
@@ -34,4 +36,5 @@ class ApiSettings:
             result_url_expiry=env_int(env, "DARKROOM_RESULT_URL_EXPIRY", cls.result_url_expiry),
             service_seconds_estimate=env_float(env, "DARKROOM_SERVICE_SECONDS_ESTIMATE", cls.service_seconds_estimate),
             pool=PoolSettings.from_env(env),
+            access=AccessSettings.from_env(env),
         )
