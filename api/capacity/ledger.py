@@ -5,7 +5,8 @@
 a time and is only ever created (``If-None-Match: *``) or given its end once
 (``If-Match`` on the ETag read), so any number of API processes on any number
 of hosts append to it without coordinating. Usage today is read from today's
-and yesterday's prefixes: a few LISTs and GETs, done only when a launch is
+and yesterday's prefixes: two LISTs and a GET per open entry (an ended entry
+never changes, so each process reads it once), done only when a launch is
 about to happen or the pool view is asked for.
 
 botocore errors are translated to ``ServiceUnavailable`` here.
@@ -37,6 +38,7 @@ class HoursLedger:
         self.store = store
         self.s3 = store.s3
         self.bucket = store.bucket
+        self._ended: dict[str, Run] = {}  # key -> an entry with its end: final, read once
 
     def start(self, run: Run) -> None:
         """Record a launch; an entry already there (written by another process) is kept."""
@@ -66,8 +68,21 @@ class HoursLedger:
     def runs(self, now: datetime) -> list[Run]:
         """Every entry that can hold time spent today: today's and yesterday's."""
         keys = [key for day in ledger_days(now) for key in self.store.list_keys(f"{HOURS_PREFIX}{day}/", "usage")]
-        found = (self._read(key) for key in keys)
-        return [item[0] for item in found if item is not None]
+        self._ended = {key: self._ended[key] for key in keys if key in self._ended}
+        runs = []
+        for key in keys:
+            run = self._ended.get(key) or self._run(key)
+            if run is not None:
+                runs.append(run)
+        return runs
+
+    def _run(self, key: str) -> Run | None:
+        found = self._read(key)
+        if found is None:  # listed, then expired by a lifecycle rule: nothing to count
+            return None
+        if found[0].ended_at is not None:
+            self._ended[key] = found[0]
+        return found[0]
 
     def _read(self, key: str) -> tuple[Run, str] | None:
         try:
