@@ -166,6 +166,16 @@ SCHEMAS["Pool"] = {
                 {"type": "null"},
             ]
         },
+        "instance_hours_today": {
+            "type": ["number", "null"],
+            "minimum": 0,
+            "description": "Instance-hours used since 00:00 UTC; null on a warm that did not count them.",
+        },
+        "daily_instance_hours": {
+            "type": "number",
+            "minimum": 0,
+            "description": "No worker is launched once today's instance-hours reach this; 0: no cap.",
+        },
         "observed_at": {"type": "string", "format": "date-time"},
     },
 }

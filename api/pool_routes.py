@@ -74,5 +74,7 @@ def pool_document(view: PoolView | None, depth: QueueDepth | None) -> dict[str, 
         "boot_seconds": round(view.boot_seconds, 1),
         "service_seconds": None if view.service_seconds is None else round(view.service_seconds, 2),
         "last_launch": None if last is None else {"at": last.at, "error": last.error},
+        "instance_hours_today": None if view.hours_today is None else round(view.hours_today, 3),
+        "daily_instance_hours": settings.daily_instance_hours,
         "observed_at": view.observed_at,
     }
