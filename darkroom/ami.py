@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
+from jobs.aws import error_code
+
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ssm import SSMClient
@@ -72,12 +76,21 @@ def read_manifest(path: Path, region: str) -> AmiBuild:
     )
 
 
-def publish_ami(ssm: SSMClient, parameter: str, build: AmiBuild) -> int:
+def publish_ami(ssm: SSMClient, parameter: str, build: AmiBuild) -> int | None:
     """Write the AMI id to the parameter the launcher reads; returns the parameter's new version.
 
-    ``aws:ec2:image`` makes SSM check that the AMI exists before accepting it,
-    so a typo never reaches a launch.
+    The CloudFormation stack owns the parameter (it is created with the
+    stack's first AMI): before the stack exists there is nothing to update,
+    and None says so. ``aws:ec2:image`` makes SSM check that the AMI exists
+    before accepting it, so a typo never reaches a launch.
     """
+    try:
+        ssm.get_parameter(Name=parameter)
+    except ClientError as exc:
+        if error_code(exc) != "ParameterNotFound":
+            raise
+        log.info("no parameter %s yet: deploy the stack with --ami-id %s", parameter, build.ami_id)
+        return None
     version = ssm.put_parameter(
         Name=parameter,
         Value=build.ami_id,

@@ -54,7 +54,8 @@ def test_the_last_runs_ami_reaches_the_launcher(aws: AwsSettings, tmp_path: Path
     build = read_manifest(path, "us-east-1")
     assert build == AmiBuild(new, "us-east-1", "commit1", 1_763_700_001, "run-2")
     parameter = f"/darkroom-test/{uuid.uuid4().hex[:8]}/worker-ami"
-    assert publish_ami(ssm_client(aws), parameter, build) == 1
+    assert publish_ami(ssm_client(aws), parameter, build) is None  # the stack creates it, with its first AMI
+    ssm_client(aws).put_parameter(Name=parameter, Value=old, Type="String", DataType="aws:ec2:image")
     assert publish_ami(ssm_client(aws), parameter, build) == 2  # a rebuild overwrites: nothing to redeploy
     stored = ssm_client(aws).get_parameter(Name=parameter)["Parameter"]
     assert stored["Value"] == new and stored["DataType"] == "aws:ec2:image"
