@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # torch==2.13.0 is a local CPU wheel on these machines; an unpinned torch pulls CUDA.
 export PIP_FIND_LINKS ?= /opt/wheels
 
-.PHONY: run test chaos lint check clean venv
+.PHONY: run test chaos lint check clean venv tools lint-deploy
 
 venv: $(STAMP)
 
@@ -36,5 +36,23 @@ lint: venv
 
 check: lint test
 
+# checkov pins many packages: it gets a venv of its own (tests/deploy finds it there)
+CHECKOV := .tools/checkov-venv/bin/checkov
+tools: $(CHECKOV)
+
+$(CHECKOV):
+	$(PYTHON) -m venv .tools/checkov-venv
+	.tools/checkov-venv/bin/pip install --quiet checkov
+
+# the deploy artifacts' linters (also run by tests/deploy/test_lint.py)
+lint-deploy: venv tools
+	$(VENV)/bin/cfn-lint infra/darkroom.yaml
+	BC_SKIP_MAPPING=TRUE $(CHECKOV) --skip-download --quiet --compact --framework cloudformation dockerfile \
+		-f infra/darkroom.yaml -f docker/api.Dockerfile -f docker/worker.Dockerfile
+	$(VENV)/bin/hadolint --failure-threshold warning docker/*.Dockerfile
+	$(VENV)/bin/shellcheck ami/scripts/*.sh ami/files/darkroom-preread
+	packer fmt -check ami/packer.pkr.hcl
+	docker-compose -f docker-compose.yml config -q
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from darkroom.deploy_cli import add_deploy_parsers
 from darkroom.evaluation import add_eval_parser
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         workers=args.workers,
         pool=pool,
         method=args.method,
+        from_template=True,
     )
     stack = LocalStack(config)
     if not args.verbose:
@@ -244,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(commands)
     add_eval_parser(commands)
     add_soak_parser(commands)
+    add_deploy_parsers(commands)
     return parser
 
 

@@ -3,6 +3,15 @@
 Used by ``darkroom up`` and by the tests' fixtures, so both run against the
 same emulator set up the same way: the bucket and queues, and for the spot
 pool the worker AMI, its SSM parameter and the launch template.
+
+Two ways to make them, from the same names and settings: ``deploy_template``
+deploys infra/darkroom.yaml through moto's CloudFormation (``darkroom up``,
+docker-compose); ``create_resources`` and ``create_pool_resources`` call the
+services directly, in milliseconds, for the tests' per-test resources.
+
+moto's CloudFormation skips AWS::S3::BucketPolicy and does not apply a
+bucket's PublicAccessBlockConfiguration or LifecycleConfiguration (see
+darkroom.deploy.NOT_APPLIED_BY_MOTO).
 """
 
 from __future__ import annotations
@@ -13,12 +22,13 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from moto.server import ThreadedMotoServer
-
+from api.capacity.settings import PoolSettings
+from darkroom.deploy import LEASE_SECONDS, MAX_RECEIVES, StackSpec, cloudformation_client, deploy
 from jobs.aws import ec2_client, s3_client, sqs_client, ssm_client
 from jobs.settings import AwsSettings
 
 if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ec2.type_defs import RequestLaunchTemplateDataTypeDef, TagTypeDef
 
@@ -42,14 +52,17 @@ def use_emulator_credentials() -> None:
 
 def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     """Start moto in server mode on loopback; returns the server and its URL."""
+    from moto.server import ThreadedMotoServer  # here: the compose setup container deploys without moto installed
+
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server, f"http://127.0.0.1:{port}"
 
 
-LAUNCH_TEMPLATE = "darkroom-worker"
-AMI_PARAMETER = "/darkroom/worker-ami"
+EMULATOR_POLL_SECONDS = 0.1  # moto's CloudFormation finishes a stack within the call that starts it
+LAUNCH_TEMPLATE = PoolSettings.launch_template  # the names the API uses by default, and the template's
+AMI_PARAMETER = PoolSettings.ami_parameter
 AMI_NAME = "darkroom-worker"  # what the Packer build would name its image
 
 
@@ -63,7 +76,37 @@ class PoolResources:
     subnets: tuple[str, ...]  # the default VPC's, one per availability zone
 
 
-def create_resources(settings: AwsSettings, visibility_timeout: int = 60, max_receives: int = 3) -> None:
+def deploy_template(
+    settings: AwsSettings,
+    pool: PoolSettings | None = None,
+    stack_name: str = "darkroom",
+    lease_seconds: int = LEASE_SECONDS,
+    max_receives: int = MAX_RECEIVES,
+) -> PoolResources:
+    """Every resource, made by deploying infra/darkroom.yaml into the emulator through CloudFormation.
+
+    The stack needs an AMI id and a VPC: a registered image stands in for the
+    Packer build, and the emulator's default VPC for the user's.
+    """
+    pool = pool or PoolSettings()
+    ec2 = ec2_client(settings)
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    spec = StackSpec(
+        ami_id=worker_ami(ec2),
+        vpc_id=vpcs[0]["VpcId"],
+        stack_name=stack_name,
+        aws=settings,
+        pool=pool,
+        lease_seconds=lease_seconds,
+        max_receives=max_receives,
+    )
+    outputs = deploy(cloudformation_client(settings), spec, poll_seconds=EMULATOR_POLL_SECONDS)
+    return PoolResources(outputs["LaunchTemplateName"], outputs["AmiParameterName"], spec.ami_id, default_subnets(ec2))
+
+
+def create_resources(
+    settings: AwsSettings, visibility_timeout: int = LEASE_SECONDS, max_receives: int = MAX_RECEIVES
+) -> None:
     """The bucket, the job queue and its dead-letter queue, as infra/ declares them."""
     s3 = s3_client(settings)
     s3.create_bucket(Bucket=settings.bucket)

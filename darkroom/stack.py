@@ -19,12 +19,13 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
 import requests
 
+from api.capacity.settings import PoolSettings
 from darkroom.fleet import Fleet, FleetConfig
 from darkroom.local import (
     AMI_PARAMETER,
@@ -33,6 +34,7 @@ from darkroom.local import (
     PoolResources,
     create_pool_resources,
     create_resources,
+    deploy_template,
     start_moto,
     use_emulator_credentials,
 )
@@ -83,6 +85,7 @@ class StackConfig:
     wait_seconds: int = 20
     aws: AwsSettings = field(default_factory=AwsSettings)
     extra_env: dict[str, str] = field(default_factory=dict)
+    from_template: bool = False  # deploy infra/darkroom.yaml through moto's CloudFormation (`darkroom up`)
 
     @property
     def api_url(self) -> str:
@@ -132,9 +135,19 @@ class LocalStack:
             dead_letter_queue=self.config.aws.dead_letter_queue,
         )
         pool = self.config.pool
-        create_resources(self.aws, self.config.lease_seconds, self.config.max_receives)
-        if pool is not None:
-            self.resources = create_pool_resources(self.aws, pool.launch_template, pool.ami_parameter)
+        if self.config.from_template:
+            pool_settings = PoolSettings(name=pool.name if pool else "darkroom")
+            if pool is not None:
+                pool_settings = replace(
+                    pool_settings, launch_template=pool.launch_template, ami_parameter=pool.ami_parameter
+                )
+            self.resources = deploy_template(
+                self.aws, pool_settings, lease_seconds=self.config.lease_seconds, max_receives=self.config.max_receives
+            )
+        else:
+            create_resources(self.aws, self.config.lease_seconds, self.config.max_receives)
+            if pool is not None:
+                self.resources = create_pool_resources(self.aws, pool.launch_template, pool.ami_parameter)
         log.info("AWS emulator (moto) on %s: bucket %s, queue %s", url, self.aws.bucket, self.aws.queue)
         self.api = self._spawn_api()
         if pool is not None:

@@ -1,0 +1,165 @@
+"""The IAM roles in infra/darkroom.yaml allow exactly the AWS calls each deployable's code makes.
+
+The tables below say which deployable makes which boto3 call; a scan of the
+source finds every call, so a new call with no row (or a row for a call that
+is gone) fails here, and the template's actions must equal what the rows need.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs.ids import result_key, status_key, upload_key
+from jobs.pool import worker_key
+from tests.deploy.conftest import ROOT
+
+JOB_ID = "0b6a2a5e-6d0a-4c5e-9a4e-2f1c3b5d7e90"
+
+# the boto3 calls each deployable makes (jobs/ is shared: each side uses part of it)
+API_CALLS = {
+    "s3.put_object",  # uploads, status, pool slots and launch outcomes
+    "s3.get_object",  # status, worker records, pool slots
+    "s3.delete_object",  # a failed submit's upload and status, gone workers' records, freed slots
+    "s3.list_objects_v2",  # worker records, pool slots
+    "s3.head_bucket",  # /readyz
+    "s3.generate_presigned_url",  # the result's short-lived GET (signed with the API's role)
+    "sqs.get_queue_url",
+    "sqs.send_message",
+    "sqs.get_queue_attributes",  # depth of the queue and the dead-letter queue
+    "ssm.get_parameter",  # the worker AMI id, at each launch
+    "ec2.create_fleet",
+    "ec2.describe_instances",
+    "ec2.terminate_instances",
+}
+WORKER_CALLS = {
+    "s3.get_object",  # uploads, status
+    "s3.put_object",  # results, status, its worker record
+    "s3.head_object",  # an s3:// model's ETag
+    "s3.download_file",  # an s3:// model
+    "sqs.get_queue_url",
+    "sqs.get_queue_attributes",  # the redrive policy's maxReceiveCount
+    "sqs.receive_message",  # the queue, and the dead-letter sweep
+    "sqs.delete_message",
+    "sqs.change_message_visibility",  # heartbeat, hand-back, holding swept dead letters
+}
+IAM_ACTIONS = {
+    "s3.put_object": {"s3:PutObject"},
+    "s3.get_object": {"s3:GetObject"},
+    "s3.head_object": {"s3:GetObject"},
+    "s3.download_file": {"s3:GetObject"},
+    "s3.generate_presigned_url": {"s3:GetObject"},
+    "s3.delete_object": {"s3:DeleteObject"},
+    "s3.list_objects_v2": {"s3:ListBucket"},
+    "s3.head_bucket": {"s3:ListBucket"},
+    "sqs.get_queue_url": {"sqs:GetQueueUrl"},
+    "sqs.send_message": {"sqs:SendMessage"},
+    "sqs.get_queue_attributes": {"sqs:GetQueueAttributes"},
+    "sqs.receive_message": {"sqs:ReceiveMessage"},
+    "sqs.delete_message": {"sqs:DeleteMessage"},
+    "sqs.change_message_visibility": {"sqs:ChangeMessageVisibility"},
+    "ssm.get_parameter": {"ssm:GetParameter"},
+    # an EC2 Fleet launch is authorised as the fleet, its instances and their tags, and the role it passes
+    "ec2.create_fleet": {"ec2:CreateFleet", "ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"},
+    "ec2.describe_instances": {"ec2:DescribeInstances"},
+    "ec2.terminate_instances": {"ec2:TerminateInstances"},
+}
+CALL = re.compile(r"\b(s3|sqs|ssm|ec2)\.(?!get_paginator)([a-z_0-9]+)\(")
+PAGINATED = re.compile(r"\b(s3|sqs|ssm|ec2)\.get_paginator\(\"([a-z_0-9]+)\"\)")
+
+
+def calls_in(package: str) -> set[str]:
+    found: set[str] = set()
+    for path in (ROOT / package).rglob("*.py"):
+        text = path.read_text()
+        found |= {f"{client}.{method}" for client, method in CALL.findall(text)}
+        found |= {f"{client}.{method}" for client, method in PAGINATED.findall(text)}
+    return found
+
+
+def policy_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    policies = template["Resources"][role]["Properties"]["Policies"]
+    return [statement for policy in policies for statement in policy["PolicyDocument"]["Statement"]]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def actions(template: dict[str, Any], role: str) -> set[str]:
+    return {action for st in policy_statements(template, role) for action in as_list(st["Action"])}
+
+
+def test_the_tables_list_every_call_the_code_makes() -> None:
+    assert calls_in("api") <= API_CALLS, "a call in api/ has no row in API_CALLS"
+    assert calls_in("worker") <= WORKER_CALLS, "a call in worker/ has no row in WORKER_CALLS"
+    assert calls_in("jobs") <= API_CALLS | WORKER_CALLS, "a call in jobs/ is in neither table"
+    made = calls_in("api") | calls_in("worker") | calls_in("jobs")
+    assert made >= API_CALLS | WORKER_CALLS, "a row names a call the code no longer makes"
+
+
+@pytest.mark.parametrize(("role", "calls"), [("ApiRole", API_CALLS), ("WorkerRole", WORKER_CALLS)])
+def test_each_role_allows_exactly_the_actions_its_calls_need(
+    template: dict[str, Any], role: str, calls: set[str]
+) -> None:
+    needed = {action for call in calls for action in IAM_ACTIONS[call]}
+    assert actions(template, role) == needed
+
+
+@pytest.mark.parametrize("role", ["ApiRole", "WorkerRole"])
+def test_no_wildcard_actions_and_allow_only(template: dict[str, Any], role: str) -> None:
+    for statement in policy_statements(template, role):
+        assert statement["Effect"] == "Allow"
+        assert not any("*" in action for action in as_list(statement["Action"])), statement["Sid"]
+        if as_list(statement["Resource"]) == ["*"]:  # only where AWS has no resource-level permissions
+            assert as_list(statement["Action"]) == ["ec2:DescribeInstances"], statement["Sid"]
+
+
+def s3_prefixes(template: dict[str, Any], role: str, action: str) -> set[str]:
+    """The key prefixes a role's statements grant ``action`` on (from ``${JobBucket.Arn}/prefix/*``)."""
+    prefixes = set()
+    for statement in policy_statements(template, role):
+        if action in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                arn = resource.get("Fn::Sub", "") if isinstance(resource, dict) else resource
+                prefixes.add(arn.removeprefix("${JobBucket.Arn}/").removesuffix("*"))
+    return prefixes
+
+
+def test_the_worker_writes_only_results_status_and_its_record(template: dict[str, Any]) -> None:
+    written = {result_key(JOB_ID), status_key(JOB_ID), worker_key("i-0123456789abcdef0")}
+    granted = s3_prefixes(template, "WorkerRole", "s3:PutObject")
+    assert {key.split("/")[0] + "/" for key in written} == granted
+    assert s3_prefixes(template, "WorkerRole", "s3:GetObject") == {
+        upload_key(JOB_ID, "dng").split("/")[0] + "/",
+        "status/",
+        "models/",  # DARKROOM_RAW_MODEL=s3://<the bucket>/models/...
+    }
+
+
+def test_the_api_launches_only_from_its_template_and_passes_only_the_worker_role(template: dict[str, Any]) -> None:
+    statements = {st["Sid"]: st for st in policy_statements(template, "ApiRole")}
+    template_arn = statements["LaunchFromTheTemplateOnly"]["Resource"]["Fn::Sub"]
+    assert template_arn.endswith(":launch-template/${WorkerLaunchTemplate}")
+    launched = statements["LaunchedResourcesComeFromTheTemplate"]
+    assert launched["Condition"]["ArnLike"]["ec2:LaunchTemplate"]["Fn::Sub"] == template_arn
+    assert any(r["Fn::Sub"].endswith(":instance/*") for r in launched["Resource"])
+    passing = statements["PassOnlyTheWorkerRole"]
+    assert passing["Resource"] == {"Fn::GetAtt": "WorkerRole.Arn"}
+    assert passing["Condition"]["StringEquals"]["iam:PassedToService"] == "ec2.amazonaws.com"
+    terminate = statements["TerminateOnlyThisPool"]["Condition"]["StringEquals"]
+    assert terminate == {"aws:ResourceTag/darkroom:pool": {"Ref": "PoolName"}}
+    assert statements["TagAtLaunchOnly"]["Condition"]["StringEquals"]["ec2:CreateAction"] == [
+        "CreateFleet",
+        "RunInstances",
+    ]
+
+
+def test_the_source_scan_sees_a_call(tmp_path: Path) -> None:
+    """The pattern itself: a call through ``self.`` and a paginator are both found."""
+    text = 'self.sqs.send_message(QueueUrl=u)\npages = self.s3.get_paginator("list_objects_v2")\n'
+    found = {f"{c}.{m}" for c, m in CALL.findall(text)} | {f"{c}.{m}" for c, m in PAGINATED.findall(text)}
+    assert found == {"sqs.send_message", "s3.list_objects_v2"}

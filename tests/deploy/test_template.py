@@ -1,0 +1,114 @@
+"""infra/darkroom.yaml: one source of truth with darkroom's settings, and what the issue asks of each resource."""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import re
+from typing import Any
+
+from api.capacity.settings import PoolSettings
+from darkroom.deploy import EXPIRE_AFTER_DAYS, LEASE_SECONDS, MAX_RECEIVES, OUTPUT_VARIABLES, StackSpec
+from darkroom.local import create_resources
+from jobs.settings import AwsSettings
+from tests.deploy.conftest import ROOT
+from worker.settings import WorkerSettings
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def default(template: dict[str, Any], name: str) -> str:
+    return str(template["Parameters"][name].get("Default"))
+
+
+def test_parameter_defaults_are_darkrooms_own_defaults(template: dict[str, Any]) -> None:
+    aws, pool, worker = AwsSettings(), PoolSettings(), WorkerSettings()
+    assert default(template, "QueueName") == aws.queue
+    assert default(template, "DeadLetterQueueName") == aws.dead_letter_queue
+    assert default(template, "LaunchTemplateName") == pool.launch_template
+    assert default(template, "AmiParameterName") == pool.ami_parameter
+    assert default(template, "PoolName") == pool.name
+    assert default(template, "WorkerInstanceType") == pool.instance_types[0]
+    assert default(template, "VisibilityTimeout") == str(LEASE_SECONDS) == str(worker.lease_seconds)
+    assert default(template, "WorkerIdleSeconds") == str(int(worker.idle_seconds))
+    assert default(template, "MaxReceiveCount") == str(MAX_RECEIVES)
+    assert default(template, "ExpireAfterDays") == str(EXPIRE_AFTER_DAYS)
+    # the tests' and `darkroom up`'s directly made resources use the same numbers
+    signature = inspect.signature(create_resources).parameters
+    assert signature["visibility_timeout"].default == LEASE_SECONDS
+    assert signature["max_receives"].default == MAX_RECEIVES
+
+
+def test_the_deployer_sets_every_parameter(template: dict[str, Any]) -> None:
+    assert set(StackSpec(ami_id="ami-0123456789abcdef0", vpc_id="vpc-01234567").parameters()) == set(
+        template["Parameters"]
+    )
+
+
+def test_the_api_reads_every_output_it_needs(template: dict[str, Any]) -> None:
+    assert set(OUTPUT_VARIABLES) <= set(template["Outputs"])
+    settings_source = (ROOT / "jobs" / "settings.py").read_text() + (ROOT / "api/capacity/settings.py").read_text()
+    for variable in OUTPUT_VARIABLES.values():
+        assert f'"{variable}"' in settings_source, f"no setting reads {variable}"
+
+
+def test_the_bucket_is_private_encrypted_tls_only_and_expires_job_objects(template: dict[str, Any]) -> None:
+    (bucket,) = resources(template, "AWS::S3::Bucket").values()
+    props = bucket["Properties"]
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert all(props["PublicAccessBlockConfiguration"].values()) and len(props["PublicAccessBlockConfiguration"]) == 4
+    expiring = {
+        rule["Prefix"]: rule["ExpirationInDays"]
+        for rule in props["LifecycleConfiguration"]["Rules"]
+        if "ExpirationInDays" in rule
+    }
+    assert expiring == {p: {"Ref": "ExpireAfterDays"} for p in ("uploads/", "results/", "status/")}
+    (policy,) = resources(template, "AWS::S3::BucketPolicy").values()
+    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_the_queue_redrives_to_the_dead_letter_queue_with_a_lease_the_heartbeat_renews(
+    template: dict[str, Any],
+) -> None:
+    queue = template["Resources"]["JobQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": "DeadLetterQueue.Arn"},
+        "maxReceiveCount": {"Ref": "MaxReceiveCount"},
+    }
+    assert queue["VisibilityTimeout"] == {"Ref": "VisibilityTimeout"}
+    worker = WorkerSettings.from_env({"DARKROOM_LEASE_SECONDS": default(template, "VisibilityTimeout")})
+    assert worker.heartbeat_seconds * 2 < worker.lease_seconds  # a beat can be late once without losing the job
+
+
+def test_the_launch_template_requires_imdsv2_has_no_public_ip_and_starts_nothing_secret(
+    template: dict[str, Any],
+) -> None:
+    data = template["Resources"]["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["IamInstanceProfile"] == {"Arn": {"Fn::GetAtt": "WorkerInstanceProfile.Arn"}}
+    assert data["InstanceInitiatedShutdownBehavior"] == "terminate"  # the idle worker's poweroff ends it
+    assert data["NetworkInterfaces"][0]["AssociatePublicIpAddress"] == {"Ref": "AssociatePublicIp"}
+    assert default(template, "AssociatePublicIp") == "false"
+    assert data["ImageId"] == {"Fn::Sub": "resolve:ssm:${AmiParameterName}"}
+    user_data = data["UserData"]["Fn::Base64"]["Fn::Sub"]
+    assigned = re.findall(r"^\s+([A-Z_]+)=", user_data, re.MULTILINE)
+    assert assigned and all(name.startswith("DARKROOM_") for name in assigned)
+    assert not re.search(r"SECRET|TOKEN|PASSWORD|ACCESS_KEY", user_data)
+    worker_source = (ROOT / "worker" / "settings.py").read_text() + (ROOT / "jobs" / "settings.py").read_text()
+    assert all(f'"{name}"' in worker_source for name in assigned), "user data sets a variable no setting reads"
+    base64.b64encode(user_data.encode())  # plain text, as CloudFormation encodes it
+
+
+def test_the_security_group_accepts_no_connections(template: dict[str, Any]) -> None:
+    for group in resources(template, "AWS::EC2::SecurityGroup").values():
+        assert "SecurityGroupIngress" not in group["Properties"]
+    assert not resources(template, "AWS::EC2::SecurityGroupIngress")
+
+
+def test_the_ami_parameter_is_an_image_parameter_the_api_reads(template: dict[str, Any]) -> None:
+    parameter = template["Resources"]["WorkerAmiParameter"]["Properties"]
+    assert parameter["Name"] == {"Ref": "AmiParameterName"}
+    assert parameter["DataType"] == "aws:ec2:image"
