@@ -43,6 +43,11 @@ def upload_key(job_id: str, ext: str) -> str:
     return f"uploads/{check_job_id(job_id)}.{ext}"
 
 
+def ticket_key(upload_id: str) -> str:
+    """A direct upload's ticket: what was signed for it (its key and size), until a job uses it."""
+    return f"tickets/{check_job_id(upload_id)}.json"
+
+
 def result_key(job_id: str) -> str:
     return f"results/{check_job_id(job_id)}.jpg"
 
