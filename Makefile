@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # torch==2.13.0 is a local CPU wheel on these machines; an unpinned torch pulls CUDA.
 export PIP_FIND_LINKS ?= /opt/wheels
 
-.PHONY: run test chaos lint check clean venv
+.PHONY: run test chaos lint check clean venv browser
 
 venv: $(STAMP)
 
@@ -22,8 +22,13 @@ $(STAMP): pyproject.toml
 run: venv
 	$(VENV)/bin/darkroom up
 
-test: venv
+test: venv browser
 	$(PY) -m pytest
+
+# Debian's chromium, for the page's browser test (it skips, saying why, without it)
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } \
+		|| echo "chromium is missing and this is not root: tests/web will be skipped"
 
 # 300 jobs through the local pool while workers are killed and interrupted at random
 chaos: venv

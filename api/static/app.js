@@ -136,7 +136,16 @@ function showInput(file, ext) {
   $("result").hidden = true;
   $("input").hidden = raw;
   $("input-placeholder").hidden = !raw;
+  $("input-placeholder").textContent = RAW_PLACEHOLDER;
   if (!raw) $("input").src = state.previewUrl;
+}
+
+const RAW_PLACEHOLDER = "A RAW file cannot be shown in a browser; the result will show what it holds.";
+
+function previewFailed() {
+  $("input").hidden = true;
+  $("input-placeholder").hidden = false;
+  $("input-placeholder").textContent = "Your browser can't show this file as a picture.";
 }
 
 function formatBytes(n) {
@@ -312,6 +321,7 @@ function wire() {
   drop.addEventListener("drop", (e) => choose(e.dataTransfer.files[0]));
   $("form").addEventListener("submit", submit);
   $("split").addEventListener("input", () => setSplit(Number($("split").value)));
+  $("input").addEventListener("error", previewFailed);
 }
 
 wire();
