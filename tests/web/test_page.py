@@ -113,4 +113,3 @@ def test_the_page_warms_then_brightens_a_jpeg_and_a_dng(stack: LocalStack, brows
     page.screenshot(path=str(ARTIFACTS / "error.png"), full_page=True)
     assert errors == []
     print(f"screenshots in {ARTIFACTS}")
-
