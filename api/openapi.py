@@ -241,7 +241,9 @@ SUBMIT: dict[str, Any] = {
         },
         "400": _problem("No image field, an empty file, an invalid ratio or a refused callback_url."),
         "404": _problem("JSON: no such upload id (upload-not-found)."),
-        "409": _problem("JSON: the upload id was used already (upload-used) or nothing was uploaded (upload-missing)."),
+        "409": _problem(
+            "JSON: the upload was used (upload-used), is missing (upload-missing) or changed (upload-changed)."
+        ),
         "411": _problem("A chunked request body without Content-Length."),
         "413": _problem("The request body is larger than the limit."),
         "415": _problem("Not a JPEG, PNG, TIFF or camera RAW file."),

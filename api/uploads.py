@@ -1,8 +1,8 @@
 """Direct uploads: large files go from the browser straight to S3, then become a job by id.
 
 ``POST /v1/uploads`` with ``{filename, size}`` answers a presigned S3 form
-POST for exactly that key and size, and keeps a ticket (what was signed) in
-the bucket. ``POST /v1/jobs`` with ``{upload_id}`` then checks the stored
+POST for exactly that key (under incoming/) and size, and keeps a ticket
+(what was signed) in the bucket. ``POST /v1/jobs`` with ``{upload_id}`` then checks the stored
 object itself before anything is queued, because the policy's conditions
 are S3's to enforce and an emulator (or a misconfigured bucket) may not:
 
@@ -11,7 +11,10 @@ are S3's to enforce and an emulator (or a misconfigured bucket) may not:
 3. the whole file, through the same ``inspect_upload`` as a multipart upload.
 
 An object that fails is deleted with its ticket and the client gets a
-problem+json saying why. An upload id is a fresh uuid4 (unguessable) and it
+problem+json saying why. One that passes is copied to uploads/, where the
+job reads it: the form stays valid for a while, and a second POST to it must
+not change a job's input after it was checked (the copy's ETag must be the
+ETag of the version checked). An upload id is a fresh uuid4 (unguessable) and it
 becomes the job's id; the job's status is created only if none exists, so
 an upload id makes one job at most.
 """
@@ -30,7 +33,7 @@ from api.services import api_settings, services
 from api.submission import inspect, log_submitted, read_callback_url, read_ratio
 from api.validate import MAGIC_BYTES, has_image_magic
 from jobs.aws import ServiceUnavailable
-from jobs.ids import UPLOAD_EXTENSIONS, is_job_id, new_job_id, status_key, ticket_key, upload_key
+from jobs.ids import UPLOAD_EXTENSIONS, incoming_key, is_job_id, new_job_id, status_key, ticket_key, upload_key
 from jobs.status import JobStatus
 from jobs.store import JobStore, StatusConflict
 from jobs.submit import enqueue_stored
@@ -77,10 +80,11 @@ def create_upload() -> tuple[Response, int]:
     body = json_object()
     ext, size = upload_extension(body.get("filename")), upload_size(body.get("size"))
     upload_id = new_job_id()
-    key = upload_key(upload_id, ext)
+    key = incoming_key(upload_id, ext)
     store, expiry = services().store, api_settings().upload_url_expiry
     url, fields = store.presigned_post(key, size, expiry)
-    store.put_json(ticket_key(upload_id), json.dumps({"key": key, "size": size, "filename": body["filename"]}).encode())
+    ticket = {"key": key, "ext": ext, "size": size, "filename": body["filename"]}
+    store.put_json(ticket_key(upload_id), json.dumps(ticket).encode())
     log.info("upload %s signed: %s, %d bytes", upload_id, key, size)
     return jsonify({"id": upload_id, "url": url, "fields": fields, "expires_in": expiry}), 201
 
@@ -107,8 +111,8 @@ def refuse(store: JobStore, upload_id: str, key: str, problem: Problem) -> Probl
     return problem
 
 
-def check_stored(store: JobStore, upload_id: str, ticket: dict[str, Any]) -> tuple[bytes, str]:
-    """The stored upload's bytes once its size and magic bytes pass; reads the whole file last."""
+def check_stored(store: JobStore, upload_id: str, ticket: dict[str, Any]) -> tuple[bytes, str, str]:
+    """The stored upload's bytes, key and ETag once its size and magic bytes pass; reads the whole file last."""
     key, signed = str(ticket["key"]), int(ticket["size"])
     size = store.size(key)
     if size is None:
@@ -122,10 +126,20 @@ def check_stored(store: JobStore, upload_id: str, ticket: dict[str, Any]) -> tup
     if not has_image_magic(head):
         detail = "not a JPEG, PNG, TIFF or camera RAW file (judged by its content, not its name)"
         raise refuse(store, upload_id, key, Problem(415, "unsupported-media-type", "Unsupported Media Type", detail))
-    data = store.get(key)
-    if data is None:
+    found = store.get_tagged(key)
+    if found is None:
         raise Problem(409, "upload-missing", "Upload Missing", "the uploaded file is gone; upload it again")
-    return data, key
+    return found[0], key, found[1]
+
+
+def take_checked(store: JobStore, upload_id: str, incoming: str, ext: str, etag: str) -> str:
+    """Copy the checked version to the job's own key; refuse if the upload changed after it was checked."""
+    key = upload_key(upload_id, ext)
+    if store.copy(incoming, key) != etag:
+        store.delete(key)
+        detail = "the uploaded file changed while it was being checked; upload it again"
+        raise refuse(store, upload_id, incoming, Problem(409, "upload-changed", "Upload Changed", detail))
+    return key
 
 
 def submit_upload(body: dict[str, Any]) -> JobStatus:
@@ -133,18 +147,20 @@ def submit_upload(body: dict[str, Any]) -> JobStatus:
     ratio, callback_url = read_ratio(body.get("ratio")), read_callback_url(body.get("callback_url"))
     store, queue = services().store, services().queue
     upload_id, ticket = read_ticket(store, body.get("upload_id"))
-    data, key = check_stored(store, upload_id, ticket)
+    data, incoming, etag = check_stored(store, upload_id, ticket)
     try:
         info = inspect(data, str(ticket.get("filename", "")))
     except Problem as problem:
-        raise refuse(store, upload_id, key, problem) from None
+        raise refuse(store, upload_id, incoming, problem) from None
+    key = take_checked(store, upload_id, incoming, str(ticket["ext"]), etag)
     try:
         status = enqueue_stored(store, queue, upload_id, key, info.kind, ratio, callback_url)
     except StatusConflict:
         raise Problem(409, "upload-used", "Upload Already Used", "this upload has already been submitted") from None
-    try:  # the job is queued: a ticket left behind only expires with the bucket's lifecycle rule
-        store.delete(ticket_key(upload_id))
-    except ServiceUnavailable as exc:
-        log.warning("upload %s: could not delete its ticket: %s", upload_id, exc)
+    for spent in (ticket_key(upload_id), incoming):
+        try:  # the job is queued: what is left behind only expires with the bucket's lifecycle rules
+            store.delete(spent)
+        except ServiceUnavailable as exc:
+            log.warning("upload %s: could not delete %s: %s", upload_id, spent, exc)
     log_submitted(status, info, len(data))
     return status

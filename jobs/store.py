@@ -114,6 +114,26 @@ class JobStore:
                 return None
             raise unavailable(f"reading s3://{self.bucket}/{key}", exc) from exc
 
+    def get_tagged(self, key: str) -> tuple[bytes, str] | None:
+        """An object's bytes and ETag (the version read), or None when there is no such object."""
+        try:
+            reply = self.s3.get_object(Bucket=self.bucket, Key=key)
+            return reply["Body"].read(), reply["ETag"]
+        except AWS_ERRORS as exc:
+            if error_code(exc) in MISSING_CODES:
+                return None
+            raise unavailable(f"reading s3://{self.bucket}/{key}", exc) from exc
+
+    def copy(self, source: str, target: str) -> str:
+        """Copy an object inside the bucket; returns the copy's ETag."""
+        try:
+            reply = self.s3.copy_object(
+                Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source}
+            )
+        except AWS_ERRORS as exc:
+            raise unavailable(f"copying s3://{self.bucket}/{source} to {target}", exc) from exc
+        return reply["CopyObjectResult"]["ETag"]
+
     def put_json(self, key: str, body: bytes) -> None:
         self._put(key, body, "application/json")
 

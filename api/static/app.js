@@ -33,6 +33,7 @@ const PROBLEM_WORDS = {
   "upload-missing": () => "The photo didn't reach storage. Please try again.",
   "upload-not-found": () => "That upload expired or doesn't exist. Please choose the photo again.",
   "upload-used": () => "That upload was already submitted.",
+  "upload-changed": () => "The photo changed while it was being checked. Please send it again.",
   "invalid-callback-url": (p) => p.detail,
   "internal-error": () => "Something went wrong on our side. Please try again.",
 };

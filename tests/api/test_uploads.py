@@ -17,7 +17,9 @@ import requests
 from flask.testing import FlaskClient
 
 from api import create_app
+from api.problems import Problem
 from api.settings import ApiSettings
+from api.uploads import take_checked
 from jobs.settings import AwsSettings
 from jobs.store import JobStore
 from jobs.webhook import WebhookSettings
@@ -60,7 +62,7 @@ def submit(client: FlaskClient, upload_id: str, **extra: object) -> Any:
 def test_a_direct_dng_upload_becomes_a_queued_job(client: FlaskClient, aws: AwsSettings) -> None:
     data, queued = samples.dng(), queue_messages(aws)
     upload = sign(client, "night.DNG", len(data))
-    assert upload["expires_in"] > 0 and upload["fields"]["key"] == f"uploads/{upload['id']}.dng"
+    assert upload["expires_in"] > 0 and upload["fields"]["key"] == f"incoming/{upload['id']}.dng"
     policy = json.loads(base64.b64decode(upload["fields"]["policy"]))
     assert ["content-length-range", len(data), len(data)] in policy["conditions"]
     post_to_storage(upload, data)
@@ -71,7 +73,8 @@ def test_a_direct_dng_upload_becomes_a_queued_job(client: FlaskClient, aws: AwsS
     assert job["id"] == upload["id"] and job["status"] == "queued"
     assert client.get(f"/v1/jobs/{job['id']}").get_json()["ratio"] == 50
     assert queue_messages(aws) == queued + 1
-    assert keys_of(aws, upload["id"]) == [f"status/{job['id']}.json", upload["fields"]["key"]]  # the ticket is spent
+    # the checked copy is the job's input; the form's object and the ticket are spent
+    assert keys_of(aws, upload["id"]) == [f"status/{job['id']}.json", f"uploads/{job['id']}.dng"]
 
     again = submit(client, upload["id"])  # an upload id makes one job only
     assert again.status_code == 409 and again.get_json()["type"].endswith(":upload-used")
@@ -175,3 +178,18 @@ def test_a_callback_url_travels_in_the_status(module_aws: AwsSettings, client: F
     assert reply.status_code == 202
     status = JobStore(s3_of(module_aws), module_aws.bucket).read_status(reply.get_json()["id"])
     assert status is not None and status.callback_url == "http://127.0.0.1:9/hook"
+
+
+def test_an_upload_replaced_after_its_check_is_refused(client: FlaskClient, aws: AwsSettings) -> None:
+    """The form stays valid for a while: a second POST after the check must not become the job's input."""
+    data = samples.jpeg()
+    upload = sign(client, "a.jpg", len(data))
+    post_to_storage(upload, data)
+    store = JobStore(s3_of(aws), aws.bucket)
+    checked = store.get_tagged(upload["fields"]["key"])
+    assert checked is not None
+    post_to_storage(upload, samples.jpeg(64, 48))  # replaced between the check and the copy
+    with pytest.raises(Problem) as refused:
+        take_checked(store, upload["id"], upload["fields"]["key"], "jpg", checked[1])
+    assert refused.value.status == 409 and refused.value.slug == "upload-changed"
+    assert keys_of(aws, upload["id"]) == []
