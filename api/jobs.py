@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from api.capacity.note import waiting_note
 from api.capacity.view import PoolView
 from api.eta import PoolEta, eta_seconds, poll_after_seconds
+from api.guards import guard_job_read, guard_submit
 from api.problems import Problem
 from api.services import api_settings, services
 from api.submission import submit_form
@@ -34,6 +35,14 @@ log = logging.getLogger(__name__)
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 
 POLL_VIEW_MAX_AGE = 5.0  # a poll reuses this process's pool view up to this old (and ensures capacity past it)
+
+
+@bp.before_request
+def check_access() -> None:
+    if request.method == "POST":
+        guard_submit()
+    else:
+        guard_job_read()
 
 
 @bp.post("")

@@ -16,8 +16,8 @@ import logging
 from flask import Blueprint, Response, request
 
 from api.capacity.view import PoolView
+from api.guards import client_address, guard_job_read, guard_submit
 from api.jobs import pool_view
-from api.pool_routes import client_key
 from api.services import api_settings, services
 from api.submission import submit_form
 from jobs.ids import is_job_id
@@ -36,6 +36,7 @@ def text(body: str, status: int = 200) -> Response:
 
 @bp.post("/upload")
 def upload() -> Response:
+    guard_submit()  # the same keys and limits as POST /v1/jobs
     status = submit_form()
     pool_view(max_age=None)  # make sure capacity is coming, as /v1/jobs does
     return text(status.job_id)
@@ -43,6 +44,7 @@ def upload() -> Response:
 
 @bp.get("/download")
 def download() -> Response:
+    guard_job_read()
     name = request.args.get("fileName", "").strip().removesuffix(".jpg")
     status = services().store.read_status(name) if is_job_id(name) else None
     if status is None:
@@ -75,6 +77,6 @@ def check_instance() -> Response:
     if not api_settings().pool.enabled:
         return text(pool_words(None))
     provider = services().provider
-    warm = services().warm_limiter.hit(client_key()) <= 0
+    warm = services().warm_limiter.hit(client_address()) <= 0
     view = provider.ensure_capacity(warm=True) if warm else provider.view()
     return text(pool_words(view))

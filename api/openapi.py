@@ -166,6 +166,16 @@ SCHEMAS["Pool"] = {
                 {"type": "null"},
             ]
         },
+        "instance_hours_today": {
+            "type": ["number", "null"],
+            "minimum": 0,
+            "description": "Instance-hours used since 00:00 UTC; null on a warm that did not count them.",
+        },
+        "daily_instance_hours": {
+            "type": "number",
+            "minimum": 0,
+            "description": "No worker is launched once today's instance-hours reach this; 0: no cap.",
+        },
         "observed_at": {"type": "string", "format": "date-time"},
     },
 }
@@ -254,7 +264,7 @@ SUBMIT: dict[str, Any] = {
 
 TEXT = {"text/plain": {"schema": {"type": "string"}}}
 
-UPLOAD = {
+UPLOAD: dict[str, Any] = {
     "summary": "Sign a direct upload to storage (for large files and RAW)",
     "operationId": "createUpload",
     "requestBody": {
@@ -399,12 +409,29 @@ DOCUMENT: dict[str, Any] = {
         "headers": {
             "RetryAfter": {"description": "Seconds to wait before asking again.", "schema": {"type": "integer"}}
         },
+        "securitySchemes": {
+            "bearerKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key: Authorization: Bearer drk_...",
+            },
+            "headerKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        },
     },
 }
+
+# With DARKROOM_REQUIRE_API_KEY these need a key ({} : keyless, when keys are not required or under the public limit).
+KEYED_OPERATIONS = {"submitJob", "getJob", "getJobResult", "getPool", "createUpload", "legacyUpload", "legacyDownload"}
 
 for _operations in DOCUMENT["paths"].values():  # any route may fail unexpectedly
     for _operation in _operations.values():
         _operation["responses"]["default"] = _problem("An unexpected error (500).")
+        if _operation["operationId"] in KEYED_OPERATIONS:
+            _operation["security"] = [{"bearerKey": []}, {"headerKey": []}, {}]
+            _operation["responses"]["401"] = _problem("An API key is required (api-key-required) or wrong.")
+SUBMIT["responses"]["429"] = _problem("Too many submits from this key or client; see Retry-After.", retry_after=True)
+for _submit in (UPLOAD, WEB_PATHS["/upload"]["post"]):  # a direct upload's signing counts as a submit too
+    _submit["responses"]["429"] = SUBMIT["responses"]["429"]
 
 
 @bp.get("/openapi.json")

@@ -9,13 +9,13 @@ static worker) both still answer, with no workers and nothing launched.
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
+from api.access import too_many
 from api.capacity.view import PoolView
-from api.problems import Problem
+from api.guards import client_address, guard_pool_view
 from api.services import api_settings, services
 from jobs.aws import ServiceUnavailable
 from jobs.queue import QueueDepth
@@ -25,19 +25,11 @@ log = logging.getLogger(__name__)
 bp = Blueprint("pool", __name__, url_prefix="/v1")
 
 
-def client_key() -> str:
-    """Who is asking, for the rate limit: the peer address (behind a proxy, configure ProxyFix first)."""
-    return request.remote_addr or "unknown"
-
-
 @bp.post("/warm")
 def warm() -> Response:
-    wait = services().warm_limiter.hit(client_key())
+    wait = services().warm_limiter.hit(client_address())
     if wait > 0:
-        limit = api_settings().pool.warm_per_minute
-        seconds = max(1, math.ceil(wait))
-        detail = f"at most {limit} warm requests a minute from one client; try again in {seconds} s"
-        raise Problem(429, "too-many-requests", "Too Many Requests", detail, {"Retry-After": str(seconds)})
+        raise too_many(wait, f"at most {api_settings().pool.warm_per_minute} warm requests a minute from one client")
     if not api_settings().pool.enabled:
         return jsonify(pool_document(None, services().queue.depth()))
     view = services().provider.ensure_capacity(warm=True)
@@ -46,6 +38,7 @@ def warm() -> Response:
 
 @bp.get("/pool")
 def pool() -> Response:
+    guard_pool_view()
     if not api_settings().pool.enabled:
         return jsonify(pool_document(None, services().queue.depth()))
     view = services().provider.view()
@@ -81,5 +74,7 @@ def pool_document(view: PoolView | None, depth: QueueDepth | None) -> dict[str, 
         "boot_seconds": round(view.boot_seconds, 1),
         "service_seconds": None if view.service_seconds is None else round(view.service_seconds, 2),
         "last_launch": None if last is None else {"at": last.at, "error": last.error},
+        "instance_hours_today": None if view.hours_today is None else round(view.hours_today, 3),
+        "daily_instance_hours": settings.daily_instance_hours,
         "observed_at": view.observed_at,
     }

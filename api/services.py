@@ -17,7 +17,7 @@ from flask import current_app
 from api.capacity.ec2 import Ec2Pool
 from api.capacity.lock import lock_path
 from api.capacity.provider import Provider
-from api.capacity.ratelimit import RateLimiter
+from api.ratelimit import RateLimiter
 from api.settings import ApiSettings
 from jobs.aws import ec2_client, s3_client, sqs_client, ssm_client
 from jobs.queue import JobQueue
@@ -51,10 +51,11 @@ class Services:
         self._dead_letter_queue: JobQueue | None = None
         self._provider: Provider | None = None
         self._lock = threading.Lock()
-        pool = settings.pool
-        self.warm_limiter = RateLimiter(
-            lock_path(settings.aws.bucket, pool.name).with_suffix(".warm.sqlite"), pool.warm_per_minute
-        )
+        pool, access = settings.pool, settings.access
+        files = lock_path(settings.aws.bucket, pool.name)  # limits are per host: one SQLite file each, beside the lock
+        self.warm_limiter = RateLimiter(files.with_suffix(".warm.sqlite"), pool.warm_per_minute)
+        self.submit_limiter = RateLimiter(files.with_suffix(".submit.sqlite"), access.submits_per_minute)
+        self.public_limiter = RateLimiter(files.with_suffix(".public.sqlite"), access.public_submits_per_hour, 3600.0)
 
     @property
     def store(self) -> JobStore:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from api.access import AccessSettings
 from api.capacity.settings import PoolSettings
 from jobs.settings import AwsSettings, SettingsError, env_float, env_int
 from jobs.webhook import WebhookSettings
@@ -26,6 +27,7 @@ class ApiSettings:
     upload_url_expiry: int = 900  # seconds a presigned upload form stays valid
     cors_origins: tuple[str, ...] = ()  # other sites whose pages may call the API (with credentials)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)  # API keys and submit limits
 
     def __post_init__(self) -> None:
         for name in (
@@ -60,4 +62,5 @@ class ApiSettings:
                 o.strip().rstrip("/") for o in env.get("DARKROOM_CORS_ORIGINS", "").split(",") if o.strip()
             ),
             webhook=WebhookSettings.from_env(env),
+            access=AccessSettings.from_env(env),
         )

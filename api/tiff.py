@@ -26,6 +26,8 @@ INTEGER_FORMATS = {1: "B", 3: "H", 4: "I", 13: "I"}  # the types offsets, counts
 IMAGE_WIDTH, IMAGE_LENGTH = 256, 257
 STRIP_OFFSETS, STRIP_BYTE_COUNTS = 273, 279
 TILE_OFFSETS, TILE_BYTE_COUNTS = 324, 325
+BITS_PER_SAMPLE, COMPRESSION, SAMPLES_PER_PIXEL = 258, 259, 277
+UNCOMPRESSED = 1
 SUB_IFDS = 330
 DNG_VERSION = 50706
 
@@ -102,6 +104,27 @@ def _outside(reader: _Reader, tags: dict[int, int], offsets_tag: int, counts_tag
     return None
 
 
+def _short_of_pixels(reader: _Reader, tags: dict[int, int], width: int, height: int) -> str | None:
+    """An uncompressed image whose strips or tiles hold fewer bytes than its declared pixels need.
+
+    A header that lies about its size this way passes the extent check (the
+    data it points at is inside the file) and LibRaw opens it; only
+    arithmetic catches it.
+    """
+    if _first_value(reader, tags, COMPRESSION) not in (0, UNCOMPRESSED) or not width or not height:
+        return None
+    counts_tag = TILE_BYTE_COUNTS if TILE_BYTE_COUNTS in tags else STRIP_BYTE_COUNTS
+    if counts_tag not in tags:
+        return None
+    bits = _first_value(reader, tags, BITS_PER_SAMPLE) or 1
+    samples = _first_value(reader, tags, SAMPLES_PER_PIXEL) or 1
+    needed = width * height * samples * bits // 8
+    held = sum(reader.values(tags[counts_tag]))
+    if held < needed:
+        return f"the header declares {width}x{height} pixels ({needed:,} bytes) but its image data holds {held:,}"
+    return None
+
+
 def read_tiff(data: bytes) -> TiffFacts:
     """Walk every IFD (each chain and its SubIFDs), bounded; read sizes and check data extents.
 
@@ -141,5 +164,6 @@ def read_tiff(data: bytes) -> TiffFacts:
             truncated
             or _outside(reader, tags, STRIP_OFFSETS, STRIP_BYTE_COUNTS)
             or _outside(reader, tags, TILE_OFFSETS, TILE_BYTE_COUNTS)
+            or _short_of_pixels(reader, tags, ifd_width, ifd_height)
         )
     return TiffFacts(container, is_dng, width, height, truncated)

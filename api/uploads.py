@@ -28,6 +28,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from api.guards import guard_submit
 from api.problems import Problem
 from api.services import api_settings, services
 from api.submission import inspect, log_submitted, read_callback_url, read_ratio
@@ -77,6 +78,7 @@ def json_object() -> dict[str, Any]:
 
 @bp.post("")
 def create_upload() -> tuple[Response, int]:
+    guard_submit()  # signing storage space is part of a submit: the same keys and limits
     body = json_object()
     ext, size = upload_extension(body.get("filename")), upload_size(body.get("size"))
     upload_id = new_job_id()

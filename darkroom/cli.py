@@ -243,7 +243,38 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(run=cmd_sample)
     add_train_parser(commands)
     add_eval_parser(commands)
+    add_soak_parser(commands)
     return parser
+
+
+def cmd_soak(args: argparse.Namespace) -> int:
+    """Load the whole local stack (uWSGI API, always-on workers) with submits, polls and warms for a
+    bounded time; report throughput, latency percentiles, errors, jobs lost and process memory.
+
+    Exits 1 if any request got a 5xx or no answer, or any accepted job was lost.
+    """
+    from darkroom.soak import SoakConfig, report, run_soak
+
+    config = SoakConfig(seconds=args.seconds, clients=args.clients, workers=args.workers, seed=args.seed)
+    result = run_soak(config)
+    text = report(result)
+    print(text)
+    if args.report is not None:
+        args.report.write_text(text + "\n")
+    errors = sum(sample.status == 0 or sample.status >= 500 for sample in result.samples)
+    lost = sum(state == "lost" for state in result.jobs.values())
+    return 1 if errors or lost else 0
+
+
+def add_soak_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    soak = commands.add_parser("soak", help="load the local stack for a while and report (make soak)")
+    soak.description = cmd_soak.__doc__
+    soak.add_argument("--seconds", type=float, default=120.0, help="how long to load it (default: %(default)s)")
+    soak.add_argument("--clients", type=int, default=16, help="concurrent clients (default: %(default)s)")
+    soak.add_argument("--workers", type=int, default=2, help="always-on worker processes (default: %(default)s)")
+    soak.add_argument("--seed", type=int, default=0, help="for the request mix (default: %(default)s)")
+    soak.add_argument("--report", type=Path, default=None, help="also write the Markdown report to this file")
+    soak.set_defaults(run=cmd_soak)
 
 
 def main(argv: list[str] | None = None) -> int:

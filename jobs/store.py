@@ -66,16 +66,19 @@ class JobStore:
 
     def read_workers(self) -> list[WorkerRecord]:
         """Every worker record (a pool is small: one GET each)."""
-        try:
-            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix="workers/")
-            keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
-        except AWS_ERRORS as exc:
-            raise unavailable("listing worker records", exc) from exc
-        bodies = (self.get(key) for key in keys)
+        bodies = (self.get(key) for key in self.list_keys("workers/", "worker records"))
         return [WorkerRecord.from_json(body) for body in bodies if body is not None]
 
     def delete_worker(self, instance_id: str) -> None:
         self.delete(worker_key(instance_id))
+
+    def list_keys(self, prefix: str, what: str) -> list[str]:
+        """Every key under ``prefix``; ``what`` names them for the error when S3 cannot be reached."""
+        try:
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            return [item["Key"] for page in pages for item in page.get("Contents", [])]
+        except AWS_ERRORS as exc:
+            raise unavailable(f"listing {what}", exc) from exc
 
     def get(self, key: str) -> bytes | None:
         """An object's bytes, or None when there is no such object."""

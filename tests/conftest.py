@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +24,11 @@ def moto_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def aws(moto_url: str) -> AwsSettings:
-    """Settings for a bucket and queues of this test's own, already created."""
+def aws(moto_url: str) -> Iterator[AwsSettings]:
+    """Settings for a bucket and queues of this test's own, already created.
+
+    Afterwards the API's per-host files for that bucket (pool lock, rate limits) are removed from the temp dir.
+    """
     suffix = uuid.uuid4().hex[:10]
     settings = AwsSettings(
         endpoint_url=moto_url,
@@ -33,7 +37,9 @@ def aws(moto_url: str) -> AwsSettings:
         dead_letter_queue=f"jobs-dlq-{suffix}",
     )
     create_resources(settings, visibility_timeout=30, max_receives=2)
-    return settings
+    yield settings
+    for path in Path(tempfile.gettempdir()).glob(f"darkroom-pool-{settings.bucket}-*"):
+        path.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,8 @@ note      why a waiting job waits (pure)
 reaper    what to terminate and forget (pure)
 ec2       the EC2 and SSM adapter: launch by EC2 Fleet, list and terminate by tag
 book      the pool's state in S3: launch slots (the hard maximum), last launch, measured times
+hours     instance-hours used today, and the daily cap (pure)
+ledger    the usage ledger in S3: one entry per launched instance
 lock      the host-wide lock around claiming and launching
 ratelimit the per-client limit on warm requests
 provider  ensure_capacity: observe, reap, decide, launch

@@ -8,6 +8,9 @@ exist, and every instance is launched into a slot it holds. A slot is deleted
 when its instance is terminated or found gone, with ``If-Match`` on the ETag
 it was read with, so a slot claimed again in between is never deleted.
 
+Other keys under ``pool/``: ``last-launch.json``, ``measured.json`` and the
+usage ledger ``hours/{day}/{instance}.json`` (``ledger``).
+
 botocore errors are translated to ``ServiceUnavailable`` here.
 """
 
@@ -17,7 +20,7 @@ import json
 import os
 import re
 import socket
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 from api.capacity.ec2 import Launched
 from jobs.aws import AWS_ERRORS, error_code, unavailable
@@ -59,13 +62,16 @@ class LaunchOutcome:
     at: str
     error: str | None = None  # "InsufficientInstanceCapacity: ..." when nothing could be launched
     capacity: bool = False  # the error says there was no capacity (rather than a broken template, ...)
+    capped: bool = False  # nothing was tried: the daily instance-hours cap is used up
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> LaunchOutcome:
-        return cls(**json.loads(text))
+        """Fields this version does not know (written by a newer one) are ignored."""
+        known = {field.name for field in fields(cls)}
+        return cls(**{key: value for key, value in json.loads(text).items() if key in known})
 
 
 @dataclass(frozen=True)
@@ -94,11 +100,7 @@ class PoolBook:
         self.bucket = store.bucket
 
     def slots(self) -> list[Slot]:
-        try:
-            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=SLOT_PREFIX)
-            keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
-        except AWS_ERRORS as exc:
-            raise unavailable("listing the pool's slots", exc) from exc
+        keys = self.store.list_keys(SLOT_PREFIX, "the pool's slots")
         found = (self._read_slot(key) for key in keys if SLOT_KEY.fullmatch(key))
         return sorted((slot for slot in found if slot is not None), key=lambda slot: slot.index)
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from api.capacity.book import LaunchOutcome
 from api.capacity.view import Phase, PoolView
 
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def launch_failure(outcome: LaunchOutcome | None, error: str) -> str:
+    """Why the last launch started nothing: the daily cap (its own words), no capacity, or a fault."""
+    if outcome is not None and outcome.capped:
+        return error
+    return f"no capacity: {error}" if outcome is not None and outcome.capacity else f"cannot launch a worker: {error}"
 
 
 def waiting_note(view: PoolView, ahead: int) -> str | None:
@@ -24,8 +32,7 @@ def waiting_note(view: PoolView, ahead: int) -> str | None:
         parts.append(f"starting {starting} (booting for {round(view.booting_for)} s)")
     failed = view.last_launch.error if view.last_launch is not None else None
     if not view.working and not booting and failed:
-        blocked = view.last_launch is not None and view.last_launch.capacity
-        parts.append(f"no capacity: {failed}" if blocked else f"cannot launch a worker: {failed}")
+        parts.append(launch_failure(view.last_launch, failed))
     if not parts and not view.working:
         full = view.occupied >= view.max_workers
         parts.append("waiting for a worker to stop so another can start" if full else "waiting for a worker")

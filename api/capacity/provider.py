@@ -6,6 +6,13 @@ runs the reaper when it is due, and, only when the rule says to launch,
 takes the host lock, observes again, claims slots and launches into them.
 Launch failures are not raised: they are recorded (``pool/last-launch.json``)
 so a waiting job's status can say why no worker comes.
+
+The daily cap: with ``daily_instance_hours`` set, the usage ledger is read
+inside the host lock, only when a launch is about to happen; once today's
+instance-hours reach the cap nothing is launched and the outcome says so (a
+waiting job's note shows it) until 00:00 UTC. The cap stops launches only:
+workers already running keep working until they idle out, so a day's usage
+can pass the cap by what they run after it is reached.
 """
 
 from __future__ import annotations
@@ -14,11 +21,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from api.capacity.book import LaunchOutcome, PoolBook, Slot
-from api.capacity.ec2 import Ec2Pool, Launched, LaunchFailed, iso
+from api.capacity.ec2 import Ec2Pool, Instance, Launched, LaunchFailed, iso
+from api.capacity.hours import Run, cap_reached, ended_at, hours_today, with_unrecorded
+from api.capacity.ledger import HoursLedger
 from api.capacity.lock import host_lock
 from api.capacity.reaper import plan_reaping, remember
 from api.capacity.rule import workers_to_launch
@@ -47,6 +57,7 @@ class Provider:
         self.pool = pool
         self.store = store
         self.book = PoolBook(store)
+        self.ledger = HoursLedger(store)
         self.queue = queue
         self.settings = settings
         self.lock = lock
@@ -68,22 +79,27 @@ class Provider:
         )
 
     def view(self) -> PoolView:
-        """The pool as it is now, changing nothing."""
-        return self._remember(build_view(self.observe(), self.settings))
+        """The pool as it is now, with today's instance-hours, changing nothing."""
+        seen = self.observe()
+        return self._remember(replace(build_view(seen, self.settings), hours_today=self.hours_used(seen)))
+
+    def hours_used(self, seen: Observation) -> float:
+        """Instance-hours used today (UTC): the ledger's runs, and live instances it does not know."""
+        return hours_today(with_unrecorded(self.ledger.runs(seen.now), seen.instances), seen.now)
 
     def ensure_capacity(self, warm: bool) -> PoolView:
         """Launch what the rule asks for (``warm``: at least one worker), within the maximum."""
         seen = self.observe()
         if self._reap_due() and self.reap(seen):
             seen = self.observe()
+        used = None
         if self._to_launch(seen, warm) > 0:
             with host_lock(self.lock):
                 seen = self.observe()  # another process may have launched while this one waited
                 count = self._to_launch(seen, warm)
                 if count > 0:
-                    self._launch(seen, count)
-                    seen = self.observe()
-        return self._remember(build_view(seen, self.settings))
+                    used, seen = self._launch_within_cap(seen, count)
+        return self._remember(replace(build_view(seen, self.settings), hours_today=used))
 
     def recent_view(self, max_age: float) -> PoolView:
         """This process's last view if it is at most ``max_age`` seconds old, else ``ensure_capacity``.
@@ -106,9 +122,22 @@ class Provider:
         counts = build_view(seen, self.settings).counts()
         return workers_to_launch(counts, self.settings.jobs_per_worker, self.settings.max_workers, warm)
 
+    def _launch_within_cap(self, seen: Observation, count: int) -> tuple[float | None, Observation]:
+        """Launch unless today's cap is used up; the hours used today (None with no cap) and the pool after."""
+        cap = self.settings.daily_instance_hours
+        used = self.hours_used(seen) if cap > 0 else None
+        why = None if used is None else cap_reached(cap, used)
+        if why is None:
+            self._launch(seen, count)
+            return used, self.observe()
+        log.warning("launching none of %d worker(s): %s", count, why)
+        outcome = LaunchOutcome(iso(seen.now), why, capped=True)
+        self.book.record_launch(outcome)
+        return used, replace(seen, last_launch=outcome)
+
     def _launch(self, seen: Observation, count: int) -> None:
         now = iso(seen.now)
-        gone = free_slots(seen)  # already not counted; deleted now so their numbers can be claimed
+        gone = self._end_runs(seen, free_slots(seen))  # not counted; deleted now so their numbers can be claimed
         self._release(gone)
         held = {slot.index for slot in seen.slots} - {slot.index for slot in gone}
         claimed = self._claim(held, count, now)
@@ -125,7 +154,41 @@ class Provider:
             self._release(claimed)
             raise
         self._assign(claimed, launched)
+        self._start_runs(launched, now)
         self.book.record_launch(LaunchOutcome(now))
+
+    def _start_runs(self, launched: list[Launched], now: str) -> None:
+        for instance in launched:
+            try:
+                self.ledger.start(Run(instance.instance_id, now))
+            except ServiceUnavailable as exc:  # still counted from EC2's launch time while it is live
+                log.warning("could not record the launch of %s in the usage ledger: %s", instance.instance_id, exc)
+
+    def _end_runs(self, seen: Observation, slots: list[Slot]) -> list[Slot]:
+        """Record the end of each freed slot's instance; the slots whose end is recorded, to release.
+
+        A slot whose end could not be written is kept, so the reaper tries again.
+        """
+        ended = []
+        for slot in slots:
+            try:
+                if slot.instance_id is not None:
+                    self.ledger.end(
+                        slot.instance_id, slot.claimed_at, ended_at(seen.records, slot.instance_id, seen.now)
+                    )
+            except ServiceUnavailable as exc:
+                log.warning("could not record the end of %s in the usage ledger: %s", slot.instance_id, exc)
+                continue
+            ended.append(slot)
+        return ended
+
+    def _end_terminated(self, seen: Observation, instances: list[Instance]) -> None:
+        """Terminated by the reaper: counted until now. Should this fail, its slot, freed later, ends it."""
+        for instance in instances:
+            try:
+                self.ledger.end(instance.instance_id, instance.launched_at, iso(seen.now))
+            except ServiceUnavailable as exc:
+                log.warning("could not record the end of %s in the usage ledger: %s", instance.instance_id, exc)
 
     def _claim(self, held: set[int], count: int, now: str) -> list[Slot]:
         """Up to ``count`` slots not in ``held``; a slot another process claims first is skipped."""
@@ -173,11 +236,13 @@ class Provider:
             return False
         for instance, why in plan.terminate:
             log.warning("terminating %s: %s", instance.instance_id, why)
-        self.pool.terminate([instance for instance, _ in plan.terminate])
+        terminated = [instance for instance, _ in plan.terminate]
+        self.pool.terminate(terminated)
+        self._end_terminated(seen, terminated)
         if any(r.boot_seconds is not None or r.service_seconds is not None for r in plan.forget):
             self.book.record_measured(remember(seen.measured, plan.forget))
         for record in plan.forget:
             self.store.delete_worker(record.instance_id)
-        for slot in plan.free:
+        for slot in self._end_runs(seen, list(plan.free)):
             self.book.release(slot)
         return True

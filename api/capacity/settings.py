@@ -34,12 +34,17 @@ class PoolSettings:
     stale_record_seconds: int = 120  # a worker record not refreshed this long belongs to a worker that is gone
     warm_per_minute: int = 6  # POST /v1/warm calls per client per minute
     boot_seconds_estimate: float = 90.0  # launch to ready, for the ETA until a worker has measured it
+    daily_instance_hours: float = 0.0  # no launches once this many are used today (UTC); 0: no cap
 
     def __post_init__(self) -> None:
         positive = ("max_workers", "jobs_per_worker", "boot_timeout_seconds", "stale_record_seconds")
         for name in (*positive, "warm_per_minute", "boot_seconds_estimate"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"pool {name} must be positive, not {getattr(self, name)!r}")
+        if not self.daily_instance_hours >= 0:  # NaN fails too
+            raise SettingsError(
+                f"pool daily_instance_hours must be 0 (no cap) or more, not {self.daily_instance_hours!r}"
+            )
         if not self.instance_types:
             raise SettingsError("the pool needs at least one instance type")
 
@@ -60,4 +65,5 @@ class PoolSettings:
             stale_record_seconds=env_int(env, "DARKROOM_STALE_RECORD_SECONDS", cls.stale_record_seconds),
             warm_per_minute=env_int(env, "DARKROOM_WARM_PER_MINUTE", cls.warm_per_minute),
             boot_seconds_estimate=env_float(env, "DARKROOM_BOOT_SECONDS_ESTIMATE", cls.boot_seconds_estimate),
+            daily_instance_hours=env_float(env, "DARKROOM_DAILY_INSTANCE_HOURS", cls.daily_instance_hours),
         )

@@ -93,6 +93,7 @@ class PoolView:
     boot_seconds: float  # launch to ready: measured when known, else the estimate
     service_seconds: float | None  # one job on a worker, measured; None until some worker has done one
     last_launch: LaunchOutcome | None = None
+    hours_today: float | None = None  # instance-hours used today (UTC); None when the ledger was not read
 
     def count(self, phase: Phase) -> int:
         return sum(1 for worker in self.workers if worker.phase is phase)

@@ -15,7 +15,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api import create_app
-from api.capacity.lock import lock_path
 from api.capacity.settings import PoolSettings
 from api.settings import ApiSettings
 from darkroom.local import create_pool_resources, free_port
@@ -150,7 +149,4 @@ def pool_world(aws: AwsSettings) -> Iterator[PoolWorld]:
         ami_parameter=made.ami_parameter,
         subnets=made.subnets[:2],
     )
-    yield PoolWorld(aws, pool, made.ami_id)
-    lock = lock_path(aws.bucket, pool.name)  # the host lock and the warm limiter's file, in the temp dir
-    for path in (lock, lock.with_suffix(".warm.sqlite")):
-        path.unlink(missing_ok=True)
+    yield PoolWorld(aws, pool, made.ami_id)  # the aws fixture removes the pool's lock and limit files

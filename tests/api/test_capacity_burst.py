@@ -38,6 +38,7 @@ def pool_env(world: PoolWorld, port: int) -> dict[str, str]:
         **world.aws.to_env(),
         "DARKROOM_HTTP": f"127.0.0.1:{port}",
         "DARKROOM_API_PROCESSES": "4",
+        "DARKROOM_SUBMITS_PER_MINUTE": "1000",  # this test is about the pool's maximum, not the submit limit
         "DARKROOM_POOL_ENABLED": "1",
         "DARKROOM_MAX_WORKERS": str(MAX_WORKERS),
         "DARKROOM_POOL": pool.name,

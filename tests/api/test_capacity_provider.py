@@ -152,6 +152,8 @@ def test_the_reaper_terminates_a_worker_that_never_became_ready_and_its_slot_is_
     later = dataclasses.replace(provider.observe(), now=provider.observe().now + timedelta(seconds=700))
     assert provider.reap(later)
     assert [item["State"]["Name"] for item in pool_world.instances()] == ["terminated"]
+    (run,) = provider.ledger.runs(later.now)
+    assert (run.instance_id, run.ended_at) == (first.instance_id, iso(later.now))  # counted until terminated
 
     assert provider.reap(provider.observe())  # gone: its slot and record are forgotten
     assert slot_keys(pool_world) == []

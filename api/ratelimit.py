@@ -1,4 +1,4 @@
-"""A per-client limit on POST /v1/warm, shared by every API process on this host.
+"""Per-client limits (warm, submit), shared by every API process on this host.
 
 uWSGI runs several processes, so a counter in one process's memory would let
 a client through once per process. The hits live in a small SQLite file in
@@ -15,23 +15,24 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
 
-WINDOW_SECONDS = 60.0
-
 log = logging.getLogger(__name__)
 
 
-def retry_after(hits: Sequence[float], now: float, per_minute: int) -> float:
+def retry_after(hits: Sequence[float], now: float, limit: int, window: float = 60.0) -> float:
     """Seconds until one more hit is allowed (0.0: allowed now), given the client's earlier hits."""
-    recent = sorted(at for at in hits if now - at < WINDOW_SECONDS)
-    if len(recent) < per_minute:
+    recent = sorted(at for at in hits if now - at < window)
+    if len(recent) < limit:
         return 0.0
-    return recent[-per_minute] + WINDOW_SECONDS - now
+    return recent[-limit] + window - now
 
 
 class RateLimiter:
-    def __init__(self, path: Path, per_minute: int, clock: Callable[[], float] = time.time) -> None:
+    """At most ``limit`` hits per client in any sliding ``window`` of seconds."""
+
+    def __init__(self, path: Path, limit: int, window: float = 60.0, clock: Callable[[], float] = time.time) -> None:
         self.path = path
-        self.per_minute = per_minute
+        self.limit = limit
+        self.window = window
         self.clock = clock
 
     def hit(self, client: str) -> float:
@@ -42,7 +43,7 @@ class RateLimiter:
         try:
             return self._hit(client, self.clock())
         except sqlite3.Error as exc:
-            log.warning("warm rate limiter unavailable (%s): allowing the request", exc)
+            log.warning("rate limiter %s unavailable (%s): allowing the request", self.path.name, exc)
             return 0.0
 
     def _hit(self, client: str, now: float) -> float:
@@ -50,9 +51,9 @@ class RateLimiter:
             db.execute("BEGIN IMMEDIATE")  # one process at a time reads and writes
             try:
                 db.execute("CREATE TABLE IF NOT EXISTS hits (client TEXT NOT NULL, at REAL NOT NULL)")
-                db.execute("DELETE FROM hits WHERE at <= ?", (now - WINDOW_SECONDS,))
+                db.execute("DELETE FROM hits WHERE at <= ?", (now - self.window,))
                 hits = [row[0] for row in db.execute("SELECT at FROM hits WHERE client = ?", (client,))]
-                wait = retry_after(hits, now, self.per_minute)
+                wait = retry_after(hits, now, self.limit, self.window)
                 if wait == 0.0:
                     db.execute("INSERT INTO hits (client, at) VALUES (?, ?)", (client, now))
                 db.execute("COMMIT")

@@ -1,0 +1,108 @@
+"""Who may use the job routes: API keys, kept only as hashes, and per-client submit limits.
+
+With ``require_key`` off (the default, and ``make run``) anyone may submit,
+at ``submits_per_minute`` per client address. With it on, a request carries a
+key (``Authorization: Bearer <key>`` or ``X-API-Key: <key>``) and is limited
+per key; the pool view needs a key. The demo page has no key: it stays
+usable through a separate, stricter public limit per address
+(``public_submits_per_hour``; 0 closes it). A job's own routes need no key
+then either, since its id is an unguessable capability. ``/v1/warm`` keeps
+its own per-address limit.
+
+Keys are compared by their SHA-256, so the settings (and a leaked config)
+hold no usable secret. A key is 32 random bytes, so a plain hash is enough:
+there is nothing to brute-force the way there is with a password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from flask import request
+
+from api.problems import Problem
+from jobs.settings import SettingsError, env_bool, env_int
+
+KEY_PREFIX = "drk_"
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    key_hashes: tuple[str, ...] = ()  # SHA-256 hex digests of the API keys
+    require_key: bool = False
+    submits_per_minute: int = 60  # per key, or per client address when keys are not required
+    public_submits_per_hour: int = 20  # keyless submits per client address while keys are required; 0: none
+
+    def __post_init__(self) -> None:
+        for digest in self.key_hashes:
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise SettingsError(f"an API key hash must be 64 lowercase hex digits (SHA-256), not {digest[:12]!r}")
+        if self.require_key and not self.key_hashes:
+            raise SettingsError("DARKROOM_REQUIRE_API_KEY is on but DARKROOM_API_KEY_HASHES lists no key")
+        if self.submits_per_minute <= 0 or self.public_submits_per_hour < 0:
+            raise SettingsError("submit limits must be positive (the public one may be 0)")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AccessSettings:
+        hashes = tuple(
+            item.strip().lower() for item in env.get("DARKROOM_API_KEY_HASHES", "").split(",") if item.strip()
+        )
+        return cls(
+            key_hashes=hashes,
+            require_key=env_bool(env, "DARKROOM_REQUIRE_API_KEY", cls.require_key),
+            submits_per_minute=env_int(env, "DARKROOM_SUBMITS_PER_MINUTE", cls.submits_per_minute),
+            public_submits_per_hour=env_int(env, "DARKROOM_PUBLIC_SUBMITS_PER_HOUR", cls.public_submits_per_hour),
+        )
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh API key and the hash to put in DARKROOM_API_KEY_HASHES."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, key_hash(key)
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def presented_key() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.headers.get("X-API-Key", "").strip() or None
+
+
+def caller(settings: AccessSettings) -> str | None:
+    """The hash of the caller's valid key, or None for a caller without one; a wrong key is a 401."""
+    key = presented_key()
+    if key is None:
+        return None
+    digest = key_hash(key)
+    if not any(hmac.compare_digest(digest, known) for known in settings.key_hashes):
+        raise unauthorized("invalid-api-key", "Invalid API Key", "the API key is not valid")
+    return digest
+
+
+def unauthorized(slug: str, title: str, detail: str) -> Problem:
+    return Problem(401, slug, title, detail, {"WWW-Authenticate": 'Bearer realm="darkroom"'})
+
+
+def key_required(what: str) -> Problem:
+    return unauthorized("api-key-required", "API Key Required", f"{what} needs an API key (Authorization: Bearer ...)")
+
+
+def too_many(wait: float, detail: str) -> Problem:
+    seconds = max(1, math.ceil(wait))
+    return Problem(
+        429,
+        "too-many-requests",
+        "Too Many Requests",
+        f"{detail}; try again in {seconds} s",
+        {"Retry-After": str(seconds)},
+    )

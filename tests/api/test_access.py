@@ -1,0 +1,84 @@
+"""API keys and submit limits: hashed keys, bearer or header, a public limit for the keyless demo page."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from flask.testing import FlaskClient
+
+from api.access import AccessSettings, key_hash, new_key
+from jobs.settings import AwsSettings, SettingsError
+from tests.api import samples
+from tests.api.conftest import MakeApp, bucket_keys, queue_messages
+
+KEY, KEY_HASH = new_key()
+OTHER_KEY, OTHER_HASH = new_key()
+
+
+def keyed(make_app: MakeApp, **access: object) -> FlaskClient:
+    settings = AccessSettings(**{"key_hashes": (KEY_HASH, OTHER_HASH), "require_key": True, **access})  # type: ignore[arg-type]
+    return make_app(access=settings).test_client()
+
+
+def submit(client: FlaskClient, headers: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
+    response = client.post("/v1/jobs", data={"image": (io.BytesIO(samples.jpeg()), "dark.jpg")}, headers=headers or {})
+    return response.status_code, response.get_json()
+
+
+def test_keys_are_random_prefixed_and_only_their_hash_is_configured() -> None:
+    assert KEY.startswith("drk_") and len(KEY) > 40 and KEY != OTHER_KEY
+    assert key_hash(KEY) == KEY_HASH and len(KEY_HASH) == 64 and KEY not in KEY_HASH
+    assert AccessSettings.from_env({"DARKROOM_API_KEY_HASHES": f" {KEY_HASH.upper()} ,{OTHER_HASH}"}).key_hashes == (
+        KEY_HASH,
+        OTHER_HASH,
+    )
+    with pytest.raises(SettingsError, match="64"):
+        AccessSettings(key_hashes=(KEY,))  # a key pasted where its hash belongs
+    with pytest.raises(SettingsError, match="no key"):
+        AccessSettings(require_key=True)
+
+
+def test_with_keys_required_a_bearer_or_header_key_submits(make_app: MakeApp, aws: AwsSettings) -> None:
+    client = keyed(make_app, public_submits_per_hour=0)
+    assert submit(client, {"Authorization": f"Bearer {KEY}"})[0] == 202
+    assert submit(client, {"X-API-Key": OTHER_KEY})[0] == 202
+    assert queue_messages(aws) == 2
+
+
+def test_a_missing_or_wrong_key_is_a_401_and_nothing_is_stored(make_app: MakeApp, aws: AwsSettings) -> None:
+    client = keyed(make_app, public_submits_per_hour=0)
+    status, problem = submit(client)
+    assert status == 401 and problem["type"] == "urn:darkroom:problem:api-key-required"
+    response = client.post("/v1/jobs", headers={"Authorization": "Bearer drk_not-a-key"})
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.get_json()["type"] == "urn:darkroom:problem:invalid-api-key"
+    assert client.get("/v1/pool").status_code == 401
+    assert client.get("/v1/jobs/4b1f2a36-6c55-4c4f-9c51-7a0e2f3d9b10").status_code == 401  # a closed API
+    assert client.get("/v1/pool", headers={"X-API-Key": KEY}).status_code == 200
+    assert bucket_keys(aws) == [] and queue_messages(aws) == 0
+
+
+def test_a_wrong_key_is_refused_even_when_keys_are_optional(make_app: MakeApp) -> None:
+    client = make_app(access=AccessSettings(key_hashes=(KEY_HASH,))).test_client()
+    assert submit(client)[0] == 202
+    assert submit(client, {"X-API-Key": "drk_guess"})[0] == 401
+
+
+def test_the_keyless_demo_page_gets_its_own_public_limit(make_app: MakeApp) -> None:
+    client = keyed(make_app, public_submits_per_hour=2)
+    assert [submit(client)[0] for _ in range(3)] == [202, 202, 429]
+    status, problem = submit(client)
+    assert status == 429 and "without an API key" in str(problem["detail"])
+    assert submit(client, {"X-API-Key": KEY})[0] == 202  # a key is not held to the public limit
+    job = submit(client, {"X-API-Key": KEY})[1]
+    assert client.get(f"/v1/jobs/{job['id']}").status_code == 200  # the id is the capability
+
+
+def test_submits_are_limited_per_key_and_answer_retry_after(make_app: MakeApp) -> None:
+    client = keyed(make_app, submits_per_minute=2)
+    statuses = [submit(client, {"X-API-Key": KEY})[0] for _ in range(3)]
+    assert statuses == [202, 202, 429]
+    response = client.post("/v1/jobs", headers={"X-API-Key": KEY})
+    assert response.status_code == 429 and 0 < int(response.headers["Retry-After"]) <= 60
+    assert submit(client, {"X-API-Key": OTHER_KEY})[0] == 202  # each key has its own budget
