@@ -14,6 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from api import create_app
+from api.access import AccessSettings, new_key
 from api.settings import ApiSettings
 from jobs.settings import AwsSettings, SettingsError
 from jobs.status import JobError, JobResult, iso_now
@@ -141,3 +142,16 @@ def test_the_page_is_served_at_the_root(client: FlaskClient) -> None:
     assert 'src="/static/app.js"' in html and "http" not in html.split("<body>")[0].replace("http-equiv", "")
     script = client.get("/static/app.js")
     assert script.status_code == 200 and b"/v1/warm" in script.data
+
+
+def test_a_closed_api_needs_a_key_on_the_web_routes_too(module_aws: AwsSettings) -> None:
+    key, digest = new_key()
+    access = AccessSettings(key_hashes=(digest,), require_key=True, public_submits_per_hour=0)
+    settings = ApiSettings(aws=module_aws, access=access)
+    client = create_app(settings, s3=s3_of(module_aws), sqs=sqs_of(module_aws)).test_client()
+    photo = {"image": (io.BytesIO(samples.jpeg()), "a.jpg"), "ratio": "100"}
+    assert client.post("/upload", data=photo).status_code == 401
+    assert client.post("/v1/uploads", json={"filename": "a.dng", "size": 10}).status_code == 401
+    assert client.get("/download?fileName=x").status_code == 401
+    signed = client.post("/v1/uploads", json={"filename": "a.dng", "size": 10}, headers={"X-API-Key": key})
+    assert signed.status_code == 201
