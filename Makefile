@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # torch==2.13.0 is a local CPU wheel on these machines; an unpinned torch pulls CUDA.
 export PIP_FIND_LINKS ?= /opt/wheels
 
-.PHONY: run test chaos lint check clean venv tools lint-deploy
+.PHONY: run test chaos soak lint check clean venv tools system-tools lint-deploy
 
 venv: $(STAMP)
 
@@ -22,8 +22,20 @@ $(STAMP): pyproject.toml
 run: venv
 	$(VENV)/bin/darkroom up
 
-test: venv
+test: venv tools system-tools
 	$(PY) -m pytest
+
+# Debian's chromium, for the page's browser test (it skips, saying why, without it)
+# Debian packages the tests drive: chromium (the page's browser test), docker-compose v1 and
+# packer (the deploy artifacts' checks). Installed when missing and root; else those tests skip.
+SYSTEM_TOOLS := chromium docker-compose packer
+system-tools:
+	@missing=$$(for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		else echo "missing $$missing and not root: the tests that need them will skip"; fi; \
+	fi
 
 # 300 jobs through the local pool while workers are killed and interrupted at random
 chaos: venv

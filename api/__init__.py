@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
-from api import health, jobs, openapi, pool_routes
+from api import health, jobs, legacy, openapi, page, pool_routes, uploads
+from api.cors import install_cors
 from api.problems import register_problem_handlers
 from api.services import EXTENSION_KEY, Services
 from api.settings import ApiSettings
@@ -37,6 +38,10 @@ def create_app(
     app.register_blueprint(pool_routes.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(uploads.bp)
+    app.register_blueprint(legacy.bp)
+    app.register_blueprint(page.bp)
+    install_cors(app, settings.cors_origins)
     register_problem_handlers(app)
     pool = f"pool {settings.pool.name} (max {settings.pool.max_workers})" if settings.pool.enabled else "no pool"
     log.info("API ready: bucket %s, queue %s, %s", settings.aws.bucket, settings.aws.queue, pool)

@@ -23,13 +23,12 @@ from api.eta import PoolEta, eta_seconds, poll_after_seconds
 from api.guards import guard_job_read, guard_submit
 from api.problems import Problem
 from api.services import api_settings, services
-from api.validate import UploadRejected, inspect_upload
+from api.submission import submit_form
+from api.uploads import json_object, submit_upload
 from jobs.aws import ServiceUnavailable
 from jobs.ids import is_job_id
-from jobs.message import InvalidRatio, parse_ratio
 from jobs.queue import QueueDepth
 from jobs.status import JobError, JobResult, JobState, JobStatus, iso_now, parse_iso
-from jobs.submit import submit_job
 
 log = logging.getLogger(__name__)
 
@@ -48,31 +47,16 @@ def check_access() -> None:
 
 @bp.post("")
 def submit() -> tuple[Response, int, dict[str, str]]:
-    image = request.files.get("image")
-    if image is None and request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", ""):
-        # uWSGI hands the app no body for chunked requests; say so rather than "missing image".
-        raise Problem(411, "length-required", "Length Required", "send the upload with a Content-Length header")
-    if image is None:
-        raise Problem(400, "missing-image", "Missing Image", "send the photo as the multipart form field 'image'")
-    try:
-        ratio = parse_ratio(request.form.get("ratio"))
-    except InvalidRatio as exc:
-        raise Problem(400, "invalid-ratio", "Invalid Ratio", str(exc)) from None
-    data = image.read()
-    try:
-        info = inspect_upload(data, image.filename, api_settings().max_pixels)
-    except UploadRejected as exc:
-        raise Problem(exc.status, exc.slug, exc.title, exc.detail) from None
-    store, queue = services().store, services().queue  # both found before anything is written
-    job_id = submit_job(store, queue, data, info.ext, info.content_type, info.kind, ratio).job_id
-    log.info(
-        "job %s submitted: %s %s %dx%d, %d bytes", job_id, info.kind, info.format, info.width, info.height, len(data)
-    )
+    """Multipart (the file itself) or JSON ``{upload_id, ratio?, callback_url?}`` (a direct upload)."""
+    status = submit_upload(json_object()) if request.is_json else submit_form()
+    return jsonify(accepted(status.job_id)), 202, {"Location": job_links(status.job_id)["self"]}
+
+
+def accepted(job_id: str) -> dict[str, Any]:
+    """The 202 body: the job is queued; with a pool, capacity is made sure of and the wait explained."""
     view = pool_view(max_age=None)
     eta, note = waiting(JobState.QUEUED, view.depth if view is not None else queue_depth(), 0.0, view)
-    links = job_links(job_id)
-    body = {"id": job_id, "status": JobState.QUEUED.value, "eta_seconds": eta, "note": note, "links": links}
-    return jsonify(body), 202, {"Location": links["self"]}
+    return {"id": job_id, "status": JobState.QUEUED.value, "eta_seconds": eta, "note": note, "links": job_links(job_id)}
 
 
 def pool_view(max_age: float | None) -> PoolView | None:

@@ -205,6 +205,10 @@ POOL_PATHS: dict[str, Any] = {
     },
 }
 
+CALLBACK = (
+    "An https URL POSTed the job's status when it is done or failed, signed in the Darkroom-Signature "
+    "header (t=<unix time>,v1=<hex HMAC-SHA256 of 't.body'>); private and loopback addresses are refused."
+)
 SUBMIT: dict[str, Any] = {
     "summary": "Submit a photo to brighten",
     "operationId": "submitJob",
@@ -222,9 +226,22 @@ SUBMIT: dict[str, Any] = {
                             "description": "JPEG, PNG, TIFF, DNG or a camera RAW file; its type is judged by content.",
                         },
                         "ratio": {"type": "string", "description": "A number from 1 to 300, or 'auto' (default)."},
+                        "callback_url": {"type": "string", "format": "uri", "description": CALLBACK},
                     },
                 }
-            }
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "A direct upload, by the id POST /v1/uploads gave; each id makes one job.",
+                    "required": ["upload_id"],
+                    "properties": {
+                        "upload_id": {"type": "string", "format": "uuid"},
+                        "ratio": _ref("Ratio"),
+                        "callback_url": {"type": "string", "format": "uri", "description": CALLBACK},
+                    },
+                }
+            },
         },
     },
     "responses": {
@@ -232,12 +249,96 @@ SUBMIT: dict[str, Any] = {
             **_json("Accepted and queued.", "JobAccepted"),
             "headers": {"Location": {"description": "The job's URL.", "schema": {"type": "string"}}},
         },
-        "400": _problem("No image field, an empty file or an invalid ratio."),
+        "400": _problem("No image field, an empty file, an invalid ratio or a refused callback_url."),
+        "404": _problem("JSON: no such upload id (upload-not-found)."),
+        "409": _problem(
+            "JSON: the upload was used (upload-used), is missing (upload-missing) or changed (upload-changed)."
+        ),
         "411": _problem("A chunked request body without Content-Length."),
         "413": _problem("The request body is larger than the limit."),
         "415": _problem("Not a JPEG, PNG, TIFF or camera RAW file."),
-        "422": _problem("A corrupt or truncated image, or one with too many pixels."),
+        "422": _problem("A corrupt or truncated image, one with too many pixels, or a direct upload of another size."),
         "503": _problem("Storage or the queue is unavailable; retry later.", retry_after=True),
+    },
+}
+
+TEXT = {"text/plain": {"schema": {"type": "string"}}}
+
+UPLOAD: dict[str, Any] = {
+    "summary": "Sign a direct upload to storage (for large files and RAW)",
+    "operationId": "createUpload",
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["filename", "size"],
+                    "properties": {"filename": {"type": "string"}, "size": {"type": "integer", "minimum": 1}},
+                }
+            }
+        },
+    },
+    "responses": {
+        "201": {
+            "description": "POST the file as multipart form data to url, with fields, file last; then submit the id.",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["id", "url", "fields", "expires_in"],
+                        "properties": {
+                            "id": {"type": "string", "format": "uuid"},
+                            "url": {"type": "string", "format": "uri"},
+                            "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "expires_in": {"type": "integer"},
+                        },
+                    }
+                }
+            },
+        },
+        "400": _problem("Not a JSON object with filename and size."),
+        "413": _problem("The file is larger than the direct upload limit."),
+        "415": _problem("The file name's extension is not an image type darkroom reads."),
+        "503": _problem("Storage is unavailable; retry later.", retry_after=True),
+    },
+}
+
+WEB_PATHS: dict[str, Any] = {
+    "/": {"get": {"summary": "The demo page", "operationId": "page", "responses": {"200": {"description": "HTML."}}}},
+    "/v1/uploads": {"post": UPLOAD},
+    "/upload": {
+        "post": {
+            "summary": "The original app's submit: multipart image and ratio; answers the job's name as text",
+            "operationId": "legacyUpload",
+            "requestBody": SUBMIT["requestBody"],
+            "responses": {
+                "200": {"description": "The job's name.", "content": TEXT},
+                **{code: SUBMIT["responses"][code] for code in ("400", "411", "413", "415", "422", "503")},
+            },
+        }
+    },
+    "/download": {
+        "get": {
+            "summary": "The original app's result: the image once the job is done",
+            "operationId": "legacyDownload",
+            "parameters": [{"name": "fileName", "in": "query", "required": True, "schema": {"type": "string"}}],
+            "responses": {
+                "200": {"description": "The brightened JPEG.", "content": {"image/jpeg": {}}},
+                "404": {
+                    "description": "'Not ready' while the job waits or runs; 'Not found' for no such job.",
+                    "content": TEXT,
+                },
+                "422": {"description": "'Failed: <why>' when the job failed.", "content": TEXT},
+            },
+        }
+    },
+    "/checkinstance": {
+        "get": {
+            "summary": "The original app's pre-warm: answers ready, starting or waiting as text",
+            "operationId": "legacyCheckInstance",
+            "responses": {"200": {"description": "The pool's state in a word.", "content": TEXT}},
+        }
     },
 }
 
@@ -280,6 +381,7 @@ DOCUMENT: dict[str, Any] = {
             }
         },
         **POOL_PATHS,
+        **WEB_PATHS,
         "/healthz": {
             "get": {
                 "summary": "Liveness: the process answers",
@@ -319,7 +421,7 @@ DOCUMENT: dict[str, Any] = {
 }
 
 # With DARKROOM_REQUIRE_API_KEY these need a key ({} : keyless, when keys are not required or under the public limit).
-KEYED_OPERATIONS = {"submitJob", "getJob", "getJobResult", "getPool"}
+KEYED_OPERATIONS = {"submitJob", "getJob", "getJobResult", "getPool", "createUpload", "legacyUpload", "legacyDownload"}
 
 for _operations in DOCUMENT["paths"].values():  # any route may fail unexpectedly
     for _operation in _operations.values():
@@ -328,6 +430,8 @@ for _operations in DOCUMENT["paths"].values():  # any route may fail unexpectedl
             _operation["security"] = [{"bearerKey": []}, {"headerKey": []}, {}]
             _operation["responses"]["401"] = _problem("An API key is required (api-key-required) or wrong.")
 SUBMIT["responses"]["429"] = _problem("Too many submits from this key or client; see Retry-After.", retry_after=True)
+for _submit in (UPLOAD, WEB_PATHS["/upload"]["post"]):  # a direct upload's signing counts as a submit too
+    _submit["responses"]["429"] = SUBMIT["responses"]["429"]
 
 
 @bp.get("/openapi.json")

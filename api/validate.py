@@ -71,6 +71,14 @@ def check_pixels(width: int, height: int, max_pixels: int) -> None:
         )
 
 
+MAGIC_BYTES = 16  # enough of a file's start to tell whether it can be an image at all
+
+
+def has_image_magic(head: bytes) -> bool:
+    """Whether a file's first bytes are those of a type ``inspect_upload`` reads (a cheap first check)."""
+    return head.startswith((b"\xff\xd8\xff", PNG_SIGNATURE, RAF_MAGIC)) or tiff_magic(head) is not None
+
+
 def inspect_upload(data: bytes, filename: str | None, max_pixels: int) -> UploadInfo:
     """Identify and check an upload; raises UploadRejected (a ValueError) with the HTTP status to answer."""
     if not data:

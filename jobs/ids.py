@@ -43,6 +43,18 @@ def upload_key(job_id: str, ext: str) -> str:
     return f"uploads/{check_job_id(job_id)}.{ext}"
 
 
+def incoming_key(upload_id: str, ext: str) -> str:
+    """Where a browser's direct upload lands; the job gets a checked copy under uploads/ the form cannot reach."""
+    if ext not in UPLOAD_EXTENSIONS:
+        raise ValueError(f"unsupported upload extension {ext!r}")
+    return f"incoming/{check_job_id(upload_id)}.{ext}"
+
+
+def ticket_key(upload_id: str) -> str:
+    """A direct upload's ticket: what was signed for it (its key and size), until a job uses it."""
+    return f"tickets/{check_job_id(upload_id)}.json"
+
+
 def result_key(job_id: str) -> str:
     return f"results/{check_job_id(job_id)}.jpg"
 

@@ -36,6 +36,16 @@ class JobError:
 
 
 @dataclass(frozen=True)
+class WebhookOutcome:
+    """How the job's callback went: recorded in the status, never a reason to fail the job."""
+
+    delivered: bool
+    attempts: int
+    at: str  # when the last attempt ended
+    error: str | None = None  # why the last attempt failed
+
+
+@dataclass(frozen=True)
 class JobResult:
     key: str
     width: int
@@ -69,11 +79,16 @@ class JobStatus:
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
     result: JobResult | None = None
     error: JobError | None = None
+    callback_url: str | None = None  # POSTed the job's document when it ends (jobs.webhook)
+    webhook: WebhookOutcome | None = None
 
     @classmethod
-    def new(cls, job_id: str, kind: InputKind, ratio: float | None, now: str) -> JobStatus:
+    def new(
+        cls, job_id: str, kind: InputKind, ratio: float | None, now: str, callback_url: str | None = None
+    ) -> JobStatus:
         return cls(
             job_id=check_job_id(job_id),
+            callback_url=callback_url,
             state=JobState.QUEUED,
             kind=kind,
             ratio=ratio,
@@ -102,8 +117,17 @@ class JobStatus:
     def failed(self, error: JobError, now: str) -> JobStatus:
         return self._enter(JobState.FAILED, now, error=error, note=None)
 
+    def with_webhook(self, outcome: WebhookOutcome) -> JobStatus:
+        """Record a callback's outcome; the job's state and times stay as they were."""
+        return replace(self, webhook=outcome)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Without the callback fields when they are unset, so jobs without one read as before."""
+        data = asdict(self)
+        for name in ("callback_url", "webhook"):
+            if data[name] is None:
+                del data[name]
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
@@ -113,8 +137,10 @@ class JobStatus:
         data = json.loads(text)
         result = data.pop("result", None)
         error = data.pop("error", None)
+        webhook = data.pop("webhook", None)
         return cls(
             **{**data, "state": JobState(data["state"]), "kind": InputKind(data["kind"])},
             result=JobResult(**result) if result else None,
             error=JobError(**error) if error else None,
+            webhook=WebhookOutcome(**webhook) if webhook else None,
         )

@@ -40,16 +40,18 @@ class JobStore:
         self._put(key, jpeg, "image/jpeg")
         return key
 
-    def write_status(self, status: JobStatus, if_match: str | None = None) -> str:
+    def write_status(self, status: JobStatus, if_match: str | None = None, create: bool = False) -> str:
         """Write a job's status; returns the written version's ETag.
 
         With ``if_match`` the write happens only over that version (S3 conditional
         write), else ``StatusConflict``: a worker that ran past its lease must not
-        overwrite the status of the worker that took the job over.
+        overwrite the status of the worker that took the job over. With ``create``
+        it happens only if the job has no status yet: a direct upload's id makes
+        one job, however many requests race to use it.
         """
         key = status_key(status.job_id)
         try:
-            return self._put(key, status.to_json().encode(), "application/json", if_match)
+            return self._put(key, status.to_json().encode(), "application/json", if_match, create)
         except ServiceUnavailable as exc:
             if isinstance(exc.__cause__, AWS_ERRORS) and error_code(exc.__cause__) in CONFLICT_CODES:
                 raise StatusConflict(f"job {status.job_id}: its status changed since this worker wrote it") from exc
@@ -96,6 +98,63 @@ class JobStore:
                 return False
             raise unavailable(f"checking s3://{self.bucket}/{key}", exc) from exc
 
+    def size(self, key: str) -> int | None:
+        """An object's size in bytes, or None when there is no such object."""
+        try:
+            return self.s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
+        except AWS_ERRORS as exc:
+            if error_code(exc) in MISSING_CODES:
+                return None
+            raise unavailable(f"checking s3://{self.bucket}/{key}", exc) from exc
+
+    def head(self, key: str, length: int) -> bytes | None:
+        """An object's first ``length`` bytes (a ranged GET), or None when there is no such object."""
+        try:
+            reply = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{length - 1}")
+            return reply["Body"].read()
+        except AWS_ERRORS as exc:
+            if error_code(exc) in MISSING_CODES:
+                return None
+            raise unavailable(f"reading s3://{self.bucket}/{key}", exc) from exc
+
+    def get_tagged(self, key: str) -> tuple[bytes, str] | None:
+        """An object's bytes and ETag (the version read), or None when there is no such object."""
+        try:
+            reply = self.s3.get_object(Bucket=self.bucket, Key=key)
+            return reply["Body"].read(), reply["ETag"]
+        except AWS_ERRORS as exc:
+            if error_code(exc) in MISSING_CODES:
+                return None
+            raise unavailable(f"reading s3://{self.bucket}/{key}", exc) from exc
+
+    def copy(self, source: str, target: str) -> str:
+        """Copy an object inside the bucket; returns the copy's ETag."""
+        try:
+            reply = self.s3.copy_object(
+                Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source}
+            )
+        except AWS_ERRORS as exc:
+            raise unavailable(f"copying s3://{self.bucket}/{source} to {target}", exc) from exc
+        return reply["CopyObjectResult"]["ETag"]
+
+    def put_json(self, key: str, body: bytes) -> None:
+        self._put(key, body, "application/json")
+
+    def presigned_post(self, key: str, size: int, expires_in: int) -> tuple[str, dict[str, str]]:
+        """A browser form POST straight to the bucket that may store exactly ``size`` bytes at ``key``.
+
+        S3 enforces the policy's key and content-length-range; an emulator may
+        not, so whoever uses the object checks it again.
+        """
+        conditions: list[object] = [["content-length-range", size, size]]
+        try:
+            post = self.s3.generate_presigned_post(
+                self.bucket, key, Fields={}, Conditions=conditions, ExpiresIn=expires_in
+            )
+        except AWS_ERRORS as exc:
+            raise unavailable(f"signing an upload to s3://{self.bucket}/{key}", exc) from exc
+        return post["url"], {name: str(value) for name, value in post["fields"].items()}
+
     def delete(self, key: str) -> None:
         try:
             self.s3.delete_object(Bucket=self.bucket, Key=key)
@@ -115,11 +174,15 @@ class JobStore:
         except AWS_ERRORS as exc:
             raise unavailable(f"reaching bucket {self.bucket}", exc) from exc
 
-    def _put(self, key: str, body: bytes, content_type: str, if_match: str | None = None) -> str:
+    def _put(self, key: str, body: bytes, content_type: str, if_match: str | None = None, create: bool = False) -> str:
         try:
             if if_match:
                 reply = self.s3.put_object(
                     Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, IfMatch=if_match
+                )
+            elif create:
+                reply = self.s3.put_object(
+                    Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*"
                 )
             else:
                 reply = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)

@@ -27,11 +27,12 @@ def submit_job(
     content_type: str,
     kind: InputKind,
     ratio: float | None,
+    callback_url: str | None = None,
 ) -> JobStatus:
     """Store, record and enqueue one validated upload; returns its queued status."""
     job_id = new_job_id()
     now = iso_now()
-    status = JobStatus.new(job_id, kind, ratio, now)
+    status = JobStatus.new(job_id, kind, ratio, now, callback_url)
     written: list[str] = []
     try:
         written.append(store.put_upload(job_id, ext, data, content_type))
@@ -45,16 +46,28 @@ def submit_job(
 
 
 def enqueue_stored(
-    store: JobStore, queue: JobQueue, job_id: str, key: str, kind: InputKind, ratio: float | None
+    store: JobStore,
+    queue: JobQueue,
+    job_id: str,
+    key: str,
+    kind: InputKind,
+    ratio: float | None,
+    callback_url: str | None = None,
 ) -> JobStatus:
-    """Record and enqueue an upload already in S3 (a direct upload); removes it if that fails."""
+    """Record and enqueue an upload already in S3 (a direct upload).
+
+    If the queue fails, the status is removed again and the upload kept, so
+    the client can submit the same upload id once more. The status is created
+    only if the job has none (``StatusConflict`` else), so one upload makes at
+    most one job even when two requests race to submit it.
+    """
     now = iso_now()
-    status = JobStatus.new(job_id, kind, ratio, now)
+    status = JobStatus.new(job_id, kind, ratio, now, callback_url)
+    store.write_status(status, create=True)
     try:
-        store.write_status(status)
         queue.send(JobMessage(job_id, key, kind, ratio, now))
     except ServiceUnavailable:
-        _remove(store, [key, status_key(job_id)])
+        _remove(store, [status_key(job_id)])
         raise
     return status
 

@@ -42,6 +42,21 @@ def aws(moto_url: str) -> Iterator[AwsSettings]:
         path.unlink(missing_ok=True)
 
 
+@pytest.fixture(scope="module")
+def module_aws(moto_url: str) -> AwsSettings:
+    """A bucket and queues shared by one module's tests, for tests that look only at keys of their own
+    (making them costs seconds on a busy machine)."""
+    suffix = uuid.uuid4().hex[:10]
+    settings = AwsSettings(
+        endpoint_url=moto_url,
+        bucket=f"darkroom-mod-{suffix}",
+        queue=f"jobs-{suffix}",
+        dead_letter_queue=f"dlq-{suffix}",
+    )
+    create_resources(settings, visibility_timeout=30, max_receives=2)
+    return settings
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -57,6 +57,7 @@ from worker.imds import InstanceMetadata, Notice
 from worker.lifecycle import Lease, NoticeWatcher, WorkerRecorder, fits_before
 from worker.pipeline import run_pipeline
 from worker.settings import WorkerSettings
+from worker.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class Worker:
         self._busy = False
         self._lease: Lease | None = None  # the running job's delivery, for the notice watcher
         self._last_sweep = -float("inf")
+        self.webhooks = WebhookSender(settings.webhook, store)  # a job's callback, on a thread of its own
 
     # -- the loop -----------------------------------------------------------
 
@@ -221,6 +223,7 @@ class Worker:
             log.warning("job %s: taken over by another worker while this one ran long; leaving it", message.job_id)
             return
         self.queue.delete(delivery)
+        self.webhooks.job_ended(status)
         self.jobs_done += 1
         timings = " ".join(f"{k}={v:.2f}s" for k, v in enhanced.timings.items())
         log.info(
@@ -237,8 +240,10 @@ class Worker:
     def _fail(self, lease: Lease, error: JobError) -> None:
         if not lease.settle(Lease.LOOP):  # handed back: the next worker will meet the same fault
             return
-        self.store.write_status(lease.status.failed(error, iso_now()))
+        failed = lease.status.failed(error, iso_now())
+        self.store.write_status(failed)
         self.queue.delete(lease.delivery)
+        self.webhooks.job_ended(failed)
         log.info("job %s: failed: %s (%s)", lease.status.job_id, error.message, error.code)
 
     def _retry_later(self, message: JobMessage, delivery: Delivery, reason: str) -> None:
@@ -254,7 +259,8 @@ class Worker:
             attempt = f"attempt {delivery.receive_count}" + (f" of {self.max_receives}" if self.max_receives else "")
             if last:
                 error = JobError("gave-up", f"processing failed on every attempt ({attempt}): {reason}")
-                self.store.write_status(status.failed(error, iso_now()))
+                self.store.write_status(failed := status.failed(error, iso_now()))
+                self.webhooks.job_ended(failed)
             else:
                 self.store.write_status(status.requeued(f"{attempt} failed ({reason}); retrying", iso_now()))
         except ServiceUnavailable as exc:

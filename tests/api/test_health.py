@@ -68,6 +68,8 @@ def test_every_documented_error_response_uses_the_problem_schema() -> None:
     for item in DOCUMENT["paths"].values():
         for operation in item.values():
             for code, response in operation["responses"].items():
+                if "text/plain" in response.get("content", {}):  # the original app's /download: "Not ready"
+                    continue
                 if code == "default" or int(code) >= 400:
                     schema = response["content"]["application/problem+json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/Problem"}

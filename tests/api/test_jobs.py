@@ -91,7 +91,7 @@ def test_ratio_defaults_to_auto(client: FlaskClient, aws: AwsSettings) -> None:
 
 def test_submission_is_logged_with_id_kind_and_size(client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
     data = samples.dng()
-    with caplog.at_level(logging.INFO, logger="api.jobs"):
+    with caplog.at_level(logging.INFO, logger="api"):
         job_id = submit(client, data, "x.dng").get_json()["id"]
     assert any(job_id in r.message and "raw" in r.message and str(len(data)) in r.message for r in caplog.records)
 

@@ -1,0 +1,195 @@
+"""Direct uploads: a presigned POST to the real moto server, then a job by upload id.
+
+moto does not enforce a POST policy's conditions, so these tests upload what
+S3 itself would refuse (too large, not an image) and check that the API's own
+check after the upload refuses the job and deletes the object.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from typing import Any
+
+import pytest
+import requests
+from flask.testing import FlaskClient
+
+from api import create_app
+from api.problems import Problem
+from api.settings import ApiSettings
+from api.uploads import take_checked
+from jobs.settings import AwsSettings
+from jobs.store import JobStore
+from jobs.webhook import WebhookSettings
+from tests.api import samples
+from tests.api.conftest import bucket_keys, queue_messages, s3_of, sqs_of
+
+
+@pytest.fixture(scope="module")
+def aws(module_aws: AwsSettings) -> AwsSettings:
+    return module_aws
+
+
+@pytest.fixture(scope="module")
+def client(module_aws: AwsSettings) -> FlaskClient:
+    settings = ApiSettings(aws=module_aws, max_direct_upload_bytes=64 * 1024 * 1024)
+    return create_app(settings, s3=s3_of(module_aws), sqs=sqs_of(module_aws)).test_client()
+
+
+def keys_of(aws: AwsSettings, upload_id: str) -> list[str]:
+    return [key for key in bucket_keys(aws) if upload_id in key]
+
+
+def sign(client: FlaskClient, filename: str, size: int) -> dict[str, Any]:
+    reply = client.post("/v1/uploads", json={"filename": filename, "size": size})
+    assert reply.status_code == 201, reply.get_json()
+    body: dict[str, Any] = reply.get_json()
+    return body
+
+
+def post_to_storage(upload: dict[str, Any], data: bytes, filename: str = "photo") -> None:
+    """What the browser does: a multipart form POST of the fields, then the file, to the presigned URL."""
+    reply = requests.post(upload["url"], data=upload["fields"], files={"file": (filename, data)}, timeout=10)
+    assert reply.status_code in (200, 201, 204), reply.text
+
+
+def submit(client: FlaskClient, upload_id: str, **extra: object) -> Any:
+    return client.post("/v1/jobs", json={"upload_id": upload_id, **extra})
+
+
+def test_a_direct_dng_upload_becomes_a_queued_job(client: FlaskClient, aws: AwsSettings) -> None:
+    data, queued = samples.dng(), queue_messages(aws)
+    upload = sign(client, "night.DNG", len(data))
+    assert upload["expires_in"] > 0 and upload["fields"]["key"] == f"incoming/{upload['id']}.dng"
+    policy = json.loads(base64.b64decode(upload["fields"]["policy"]))
+    assert ["content-length-range", len(data), len(data)] in policy["conditions"]
+    post_to_storage(upload, data)
+
+    reply = submit(client, upload["id"], ratio="50")
+    assert reply.status_code == 202, reply.get_json()
+    job = reply.get_json()
+    assert job["id"] == upload["id"] and job["status"] == "queued"
+    assert client.get(f"/v1/jobs/{job['id']}").get_json()["ratio"] == 50
+    assert queue_messages(aws) == queued + 1
+    # the checked copy is the job's input; the form's object and the ticket are spent
+    assert keys_of(aws, upload["id"]) == [f"status/{job['id']}.json", f"uploads/{job['id']}.dng"]
+
+    again = submit(client, upload["id"])  # an upload id makes one job only
+    assert again.status_code == 409 and again.get_json()["type"].endswith(":upload-used")
+    assert queue_messages(aws) == queued + 1
+
+
+def test_an_oversized_object_is_refused_and_deleted(client: FlaskClient, aws: AwsSettings) -> None:
+    data, queued = samples.jpeg(), queue_messages(aws)
+    upload = sign(client, "small.jpg", 1000)  # signed for 1000 bytes; moto lets more through
+    post_to_storage(upload, data)
+    assert upload["fields"]["key"] in bucket_keys(aws)
+    reply = submit(client, upload["id"])
+    assert reply.status_code == 422
+    problem = reply.get_json()
+    assert problem["type"].endswith(":upload-size-mismatch") and f"{len(data):,} bytes" in problem["detail"]
+    assert keys_of(aws, upload["id"]) == []  # object and ticket gone, no status
+    assert queue_messages(aws) == queued
+    assert submit(client, upload["id"]).status_code == 404  # and the id is spent
+
+
+BAD_OBJECTS = [
+    (b"Dear diary, it was dark.\n" * 40, 415, "unsupported-media-type"),  # text named .dng
+    (samples.dng()[:3000], 422, "corrupt-image"),  # a truncated DNG
+]
+
+
+def test_a_stored_object_that_is_not_a_good_image_is_refused_and_deleted(client: FlaskClient, aws: AwsSettings) -> None:
+    queued = queue_messages(aws)
+    for data, status, slug in BAD_OBJECTS:
+        upload = sign(client, "night.dng", len(data))
+        post_to_storage(upload, data)
+        reply = submit(client, upload["id"])
+        assert reply.status_code == status and reply.get_json()["type"].endswith(f":{slug}"), slug
+        assert keys_of(aws, upload["id"]) == []
+    assert queue_messages(aws) == queued
+
+
+def test_submitting_before_the_upload_arrived_keeps_the_ticket(client: FlaskClient) -> None:
+    data = samples.png()
+    upload = sign(client, "a.png", len(data))
+    early = submit(client, upload["id"])
+    assert early.status_code == 409 and early.get_json()["type"].endswith(":upload-missing")
+    post_to_storage(upload, data)
+    assert submit(client, upload["id"]).status_code == 202
+
+
+BAD_REQUESTS: list[tuple[dict[str, Any], int, str]] = [
+    ({"filename": "notes.txt", "size": 10}, 415, "unsupported-media-type"),
+    ({"filename": "a.dng", "size": 0}, 400, "invalid-upload-request"),
+    ({"filename": "a.dng", "size": "12"}, 400, "invalid-upload-request"),
+    ({"size": 12}, 400, "invalid-upload-request"),
+    ({"filename": "a.dng", "size": 64 * 1024 * 1024 + 1}, 413, "content-too-large"),
+]
+
+
+def test_upload_requests_and_unknown_ids_are_refused(client: FlaskClient, aws: AwsSettings) -> None:
+    tickets = s3_of(aws).list_objects_v2(Bucket=aws.bucket, Prefix="tickets/")["KeyCount"]
+    for body, status, slug in BAD_REQUESTS:
+        reply = client.post("/v1/uploads", json=body)
+        assert reply.status_code == status and reply.get_json()["type"].endswith(f":{slug}"), body
+    assert s3_of(aws).list_objects_v2(Bucket=aws.bucket, Prefix="tickets/")["KeyCount"] == tickets
+    for upload_id in ("not-an-id", "6f1c1d1e-0000-4000-8000-000000000000", None, 12):
+        reply = client.post("/v1/jobs", json={"upload_id": upload_id})
+        assert reply.status_code == 404 and reply.get_json()["type"].endswith(":upload-not-found")
+    reply = client.post("/v1/jobs", data="[1]", content_type="application/json")
+    assert reply.status_code == 400 and reply.get_json()["type"].endswith(":invalid-json")
+
+
+REFUSED_CALLBACKS = [
+    "http://169.254.169.254/latest/meta-data/",  # instance metadata (and plain http)
+    "https://169.254.169.254/latest/meta-data/",
+    "https://127.0.0.1/hook",
+    "https://[::1]/hook",
+    "https://10.0.0.1/hook",
+    "https://192.168.1.1/hook",
+    "https://localhost/hook",  # a name that resolves to loopback
+]
+
+
+def test_callback_urls_are_checked_before_anything_is_stored(module_aws: AwsSettings) -> None:
+    settings = ApiSettings(aws=module_aws, webhook=WebhookSettings(secret="s"))
+    client = create_app(settings, s3=s3_of(module_aws), sqs=sqs_of(module_aws)).test_client()
+    queued = queue_messages(module_aws)
+    for url in REFUSED_CALLBACKS:
+        form = {"image": (io.BytesIO(samples.jpeg()), "a.jpg"), "callback_url": url}
+        reply = client.post("/v1/jobs", data=form)
+        assert reply.status_code == 400 and reply.get_json()["type"].endswith(":invalid-callback-url"), url
+        by_id = client.post("/v1/jobs", json={"upload_id": "6f1c1d1e-0000-4000-8000-000000000000", "callback_url": url})
+        assert by_id.status_code == 400, url
+    assert queue_messages(module_aws) == queued
+
+
+def test_a_callback_url_travels_in_the_status(module_aws: AwsSettings, client: FlaskClient) -> None:
+    form = {"image": (io.BytesIO(samples.jpeg()), "a.jpg"), "callback_url": "https://hooks.example.com/x"}
+    refused = client.post("/v1/jobs", data=form)  # this app has no webhook secret: callbacks are off
+    assert refused.status_code == 400 and "not enabled" in refused.get_json()["detail"]
+    local = WebhookSettings(secret="s", allow_http=True, allow_private=True)
+    app = create_app(ApiSettings(aws=module_aws, webhook=local), s3=s3_of(module_aws), sqs=sqs_of(module_aws))
+    form = {"image": (io.BytesIO(samples.jpeg()), "a.jpg"), "callback_url": "http://127.0.0.1:9/hook"}
+    reply = app.test_client().post("/v1/jobs", data=form)
+    assert reply.status_code == 202
+    status = JobStore(s3_of(module_aws), module_aws.bucket).read_status(reply.get_json()["id"])
+    assert status is not None and status.callback_url == "http://127.0.0.1:9/hook"
+
+
+def test_an_upload_replaced_after_its_check_is_refused(client: FlaskClient, aws: AwsSettings) -> None:
+    """The form stays valid for a while: a second POST after the check must not become the job's input."""
+    data = samples.jpeg()
+    upload = sign(client, "a.jpg", len(data))
+    post_to_storage(upload, data)
+    store = JobStore(s3_of(aws), aws.bucket)
+    checked = store.get_tagged(upload["fields"]["key"])
+    assert checked is not None
+    post_to_storage(upload, samples.jpeg(64, 48))  # replaced between the check and the copy
+    with pytest.raises(Problem) as refused:
+        take_checked(store, upload["id"], upload["fields"]["key"], "jpg", checked[1])
+    assert refused.value.status == 409 and refused.value.slug == "upload-changed"
+    assert keys_of(aws, upload["id"]) == []
