@@ -13,21 +13,26 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def guard_submit() -> None:
-    """Before a job is accepted: a valid key if one is presented or required, and the caller's limit."""
+def guard_submit(count: bool = True) -> None:
+    """Before a job is accepted: a valid key if one is presented or required, and the caller's limit.
+
+    ``count=False`` checks the key only: a job from a direct upload was counted when its upload was signed.
+    """
     access = api_settings().access
     key = caller(access)
+    if key is None and access.require_key and access.public_submits_per_hour == 0:
+        raise key_required("submitting a job")
+    if not count:
+        return
     if key is not None:
         wait = services().submit_limiter.hit(f"key:{key}")
         limit = f"at most {access.submits_per_minute} submits a minute per API key"
     elif not access.require_key:
         wait = services().submit_limiter.hit(f"addr:{client_address()}")
         limit = f"at most {access.submits_per_minute} submits a minute from one client"
-    elif access.public_submits_per_hour > 0:
+    else:
         wait = services().public_limiter.hit(f"addr:{client_address()}")
         limit = f"at most {access.public_submits_per_hour} submits an hour without an API key"
-    else:
-        raise key_required("submitting a job")
     if wait > 0:
         raise too_many(wait, limit)
 

@@ -40,7 +40,7 @@ POLL_VIEW_MAX_AGE = 5.0  # a poll reuses this process's pool view up to this old
 @bp.before_request
 def check_access() -> None:
     if request.method == "POST":
-        guard_submit()
+        guard_submit(count=not request.is_json)  # a JSON submit names a direct upload, counted when it was signed
     else:
         guard_job_read()
 

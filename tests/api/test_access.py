@@ -11,6 +11,7 @@ from api.access import AccessSettings, key_hash, new_key
 from jobs.settings import AwsSettings, SettingsError
 from tests.api import samples
 from tests.api.conftest import MakeApp, bucket_keys, queue_messages
+from tests.api.test_uploads import post_to_storage, sign
 
 KEY, KEY_HASH = new_key()
 OTHER_KEY, OTHER_HASH = new_key()
@@ -82,3 +83,12 @@ def test_submits_are_limited_per_key_and_answer_retry_after(make_app: MakeApp) -
     response = client.post("/v1/jobs", headers={"X-API-Key": KEY})
     assert response.status_code == 429 and 0 < int(response.headers["Retry-After"]) <= 60
     assert submit(client, {"X-API-Key": OTHER_KEY})[0] == 202  # each key has its own budget
+
+
+def test_a_direct_upload_counts_once_against_the_limit(make_app: MakeApp) -> None:
+    client = keyed(make_app, public_submits_per_hour=1)
+    data = samples.dng()
+    upload = sign(client, "night.dng", len(data))  # the one keyless submit this hour
+    post_to_storage(upload, data)
+    assert client.post("/v1/jobs", json={"upload_id": upload["id"]}).status_code == 202
+    assert client.post("/v1/uploads", json={"filename": "x.dng", "size": 10}).status_code == 429
