@@ -65,6 +65,7 @@ class StackSpec:
     expire_after_days: int = EXPIRE_AFTER_DAYS
     idle_seconds: int = 300
     public_ip: bool = False
+    page_origins: tuple[str, ...] = ()  # where the demo page is served: its direct uploads need the bucket's CORS
     generated_bucket_name: bool = False  # on AWS: darkroom-ACCOUNT-REGION instead of aws.bucket
 
     def parameters(self) -> dict[str, str]:
@@ -76,6 +77,7 @@ class StackSpec:
             "VisibilityTimeout": str(self.lease_seconds),
             "MaxReceiveCount": str(self.max_receives),
             "ExpireAfterDays": str(self.expire_after_days),
+            "PageOrigins": ",".join(self.page_origins),
             "AmiParameterName": self.pool.ami_parameter,
             "WorkerAmiId": self.ami_id,
             "LaunchTemplateName": self.pool.launch_template,

@@ -27,6 +27,9 @@ API_CALLS = {
     "s3.list_objects_v2",  # worker records, pool slots
     "s3.head_bucket",  # /readyz
     "s3.generate_presigned_url",  # the result's short-lived GET (signed with the API's role)
+    "s3.generate_presigned_post",  # a direct upload's form, to incoming/ (signed with the API's role)
+    "s3.head_object",  # a direct upload's size
+    "s3.copy_object",  # a checked direct upload, from incoming/ to uploads/
     "sqs.get_queue_url",
     "sqs.send_message",
     "sqs.get_queue_attributes",  # depth of the queue and the dead-letter queue
@@ -52,6 +55,8 @@ IAM_ACTIONS = {
     "s3.head_object": {"s3:GetObject"},
     "s3.download_file": {"s3:GetObject"},
     "s3.generate_presigned_url": {"s3:GetObject"},
+    "s3.generate_presigned_post": {"s3:PutObject"},
+    "s3.copy_object": {"s3:GetObject", "s3:PutObject"},
     "s3.delete_object": {"s3:DeleteObject"},
     "s3.list_objects_v2": {"s3:ListBucket"},
     "s3.head_bucket": {"s3:ListBucket"},

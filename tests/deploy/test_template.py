@@ -64,7 +64,8 @@ def test_the_bucket_is_private_encrypted_tls_only_and_expires_job_objects(templa
         for rule in props["LifecycleConfiguration"]["Rules"]
         if "ExpirationInDays" in rule
     }
-    assert expiring == {p: {"Ref": "ExpireAfterDays"} for p in ("uploads/", "results/", "status/")}
+    job_objects = {p: {"Ref": "ExpireAfterDays"} for p in ("uploads/", "results/", "status/")}
+    assert expiring == {**job_objects, "incoming/": 1, "tickets/": 1, "pool/hours/": 3}
     (policy,) = resources(template, "AWS::S3::BucketPolicy").values()
     (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
