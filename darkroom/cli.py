@@ -15,6 +15,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from darkroom.evaluation import add_eval_parser
+from darkroom.simulate.cli import add_simulate_parser
 
 if TYPE_CHECKING:
     from darkroom.stack import StackConfig
@@ -25,6 +26,7 @@ EPILOG = """examples:
   darkroom sample dark.dng                     # make a dark test photo (RAW); .jpg for a JPEG
   darkroom enhance dark.dng -o bright.jpg      # one file, no servers
   darkroom enhance *.jpg -o out/               # many files, with a progress bar
+  darkroom simulate --per-day 1000             # what a photo costs on the spot pool, and the alternatives
 """
 
 
@@ -243,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(run=cmd_sample)
     add_train_parser(commands)
     add_eval_parser(commands)
+    add_simulate_parser(commands)
     return parser
 
 
