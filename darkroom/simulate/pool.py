@@ -91,7 +91,8 @@ class _Pool:
     done: dict[int, float] = field(default_factory=dict)
     interruptions: int = 0
     handed_back: int = 0
-    closing: bool = False  # past the horizon: min_workers no longer hold
+    horizon: float = math.inf  # end of the trace, when min_workers stop holding
+    closing: bool = False  # past the horizon
 
     # -- the API side ---------------------------------------------------------
 
@@ -228,7 +229,7 @@ class _Pool:
         meanwhile ends it early, as it would end the poll in progress."""
         poll, limit = self.model.poll_seconds, self.policy.idle_seconds
         if limit <= 0 or (worker.pinned and not self.closing):
-            return poll * 180  # never stops: look again now and then (closing may end the exemption)
+            return max(poll, math.ceil((self.horizon - self.env.now) / poll) * poll)  # look again at the horizon
         polls = max(1, math.ceil((limit - idle) / poll - 1e-9))
         return polls * poll
 
@@ -263,7 +264,7 @@ def simulate(
 
     ``services``: each job's service time, when measured (else drawn from the model)."""
     env = simpy.Environment()
-    pool = _Pool(env, model, policy, np.random.default_rng(seed), simpy.Store(env))
+    pool = _Pool(env, model, policy, np.random.default_rng(seed), simpy.Store(env), horizon=trace.duration)
     pool.ensure(warm=False)  # min_workers from the start
     env.process(pool.arrivals(trace, presampled(trace, model.service, pool.rng) if services is None else services))
     env.run(until=trace.duration)
