@@ -47,7 +47,7 @@ class SimulateConfig:
     idle_grid: tuple[float, ...] = (60.0, 120.0, 300.0, 600.0, 1800.0)
     pool_grid: tuple[int, ...] = (1, 2, 4, 8)
     prewarm_lead_seconds: float = 30.0  # lead time tried as the pre-warm variant
-    p95_target: float = 120.0  # seconds: the recommendation is the cheapest policy at or under it
+    p95_target: float = 60.0  # seconds: the recommendation is the cheapest policy at or under it
     seed: int = 0
     processes: int = 2
     defaults_path: Path | None = None

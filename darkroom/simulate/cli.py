@@ -168,7 +168,7 @@ def add_simulate_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
         help="lead time of the pre-warm variant tried on the best policies (default: 30)",
     )
     sweep.add_argument(
-        "--p95-target", type=float, help="seconds: recommend the cheapest policy at or under it (default: 120)"
+        "--p95-target", type=float, help="seconds: recommend the cheapest policy at or under it (default: 60)"
     )
     out = p.add_argument_group("output and run")
     out.add_argument("--plot", type=Path, help="write a PNG of cost per 1,000 images against p95, best policies marked")

@@ -83,7 +83,9 @@ class _Pool:
     env: simpy.Environment
     model: PoolModel
     policy: Policy
-    rng: np.random.Generator
+    rng: np.random.Generator  # service times
+    boots: np.random.Generator  # one stream per kind of draw, so policies compared on one seed
+    lifetimes: np.random.Generator  # see the same boots and interruptions (common random numbers)
     queue: simpy.Store
     workers: list[_Worker] = field(default_factory=list)
     states: Counter[str] = field(default_factory=Counter)  # live workers by state
@@ -142,7 +144,7 @@ class _Pool:
     def work(self, worker: _Worker) -> simpy.events.ProcessGenerator:
         env, model = self.env, self.model
         try:
-            yield env.timeout(boot_sample(model.boot, self.rng))
+            yield env.timeout(boot_sample(model.boot, self.boots))
             self.set_state(worker, "ready")
             worker.log.ready_at = env.now
             last_work = env.now
@@ -245,7 +247,7 @@ class _Pool:
             self.ensure(warm=False)
 
     def interrupt_later(self, worker: _Worker) -> simpy.events.ProcessGenerator:
-        yield self.env.timeout(float(self.rng.exponential(3600.0 / self.model.interruptions_per_hour)))
+        yield self.env.timeout(float(self.lifetimes.exponential(3600.0 / self.model.interruptions_per_hour)))
         process = worker.process
         if worker.state == "gone" or process is None or not process.is_alive:
             return
@@ -264,7 +266,8 @@ def simulate(
 
     ``services``: each job's service time, when measured (else drawn from the model)."""
     env = simpy.Environment()
-    pool = _Pool(env, model, policy, np.random.default_rng(seed), simpy.Store(env), horizon=trace.duration)
+    rng, boots, lifetimes = (np.random.default_rng([seed, stream]) for stream in range(3))
+    pool = _Pool(env, model, policy, rng, boots, lifetimes, simpy.Store(env), horizon=trace.duration)
     pool.ensure(warm=False)  # min_workers from the start
     env.process(pool.arrivals(trace, presampled(trace, model.service, pool.rng) if services is None else services))
     env.run(until=trace.duration)
