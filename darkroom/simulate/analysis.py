@@ -9,6 +9,7 @@ the same trace.
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -144,9 +145,9 @@ def run_simulation(config: SimulateConfig) -> Report:
             return [future.result() for future in futures]
 
         chosen, *grid = run_all([config.policy, *grid_policies])
-        best = pareto([(e.metrics.cost_per_1000, e.metrics.p95) for e in grid])
+        best = pareto([(e.metrics.cost_per_1000, significant(e.metrics.p95)) for e in grid])
         variants = run_all(variant_policies([grid[i].policy for i in best], config.prewarm_lead_seconds))
-    recommended = recommend([chosen, *grid, *variants], config.p95_target)
+    recommended = recommend([*grid, *variants, chosen], config.p95_target)  # on a tie, the smaller pool
     alternatives = alternatives_for(config, trace, defaults, prices, pool_type.device)
     overall = cheapest([recommended.metrics, *alternatives], config.p95_target)
     return Report(
@@ -164,6 +165,13 @@ def run_simulation(config: SimulateConfig) -> Report:
         sources(defaults, prices, model),
         time.perf_counter() - started,
     )
+
+
+def significant(seconds: float, digits: int = 2) -> float:
+    """A latency to ``digits`` significant figures: closer than that, two policies are equally fast."""
+    if not math.isfinite(seconds) or seconds <= 0:
+        return seconds
+    return round(seconds, digits - 1 - math.floor(math.log10(seconds)))
 
 
 def variant_policies(policies: list[Policy], lead: float) -> list[Policy]:
@@ -214,7 +222,7 @@ def cost_model(config: SimulateConfig, prices: Prices, hourly: float) -> list[st
     return [
         f"pool: {config.instance_type} {'spot' if config.spot else 'on-demand'} at ${hourly:.4f}/h, billed per second "
         "from launch to end, 60 s minimum per launch; idle cost = billed time not spent on an image (boot included)",
-        "always-on: on-demand instances for the whole horizon, as many as keep them <= 70% busy (at least one)",
+        "always-on: on-demand instances for the whole horizon, as many as keep them <= 70% busy in the busiest hour",
         f"serverless: ${lam.gb_second:.10f}/GB-s x memory x (CPU service time + billed cold start) "
         f"+ ${lam.per_request * 1e6:.2f} per 1M requests; no queueing",
     ]

@@ -1,7 +1,7 @@
 """The alternatives to the spot pool, priced on the same trace: always-on instances and a serverless function.
 
 - Always-on GPU / CPU: on-demand instances that never stop, as many as keep
-  them at most ``TARGET_UTILISATION`` busy on average (at least one); the
+  them at most ``TARGET_UTILISATION`` busy in the busiest hour (at least one); the
   latency comes from the same simulation with no boot and no idle stop.
 - Serverless CPU: one function invocation per image at the measured CPU
   service time, ``memory_mb`` of memory; a request finding no sandbox used
@@ -32,14 +32,16 @@ class Serverless:
     keep_warm_seconds: float = 600.0
 
 
-def mean_load(trace: Trace, service: dict[str, ServiceTime]) -> float:
-    """Average number of busy workers the trace needs: sum of mean service times over the horizon."""
-    work = sum(service[kind].mean for kind in trace.kinds)
-    return work / trace.duration
+def peak_load(trace: Trace, service: dict[str, ServiceTime], window: float = 3600.0) -> float:
+    """Busy workers the busiest hour needs (a daily cycle's peak is up to twice the mean)."""
+    means = np.array([service[kind].mean for kind in trace.kinds])
+    hours = (trace.times // window).astype(int)
+    work = np.bincount(hours, weights=means) if len(means) else np.zeros(1)
+    return float(work.max()) / min(window, trace.duration)
 
 
 def instances_for(trace: Trace, service: dict[str, ServiceTime]) -> int:
-    return max(1, math.ceil(mean_load(trace, service) / TARGET_UTILISATION))
+    return max(1, math.ceil(peak_load(trace, service) / TARGET_UTILISATION))
 
 
 def always_on(trace: Trace, service: dict[str, ServiceTime], price: InstancePrice, seed: int = 0) -> Metrics:
