@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from darkroom.simulate.analysis import significant
 from darkroom.simulate.arrivals import DAY, Trace
+from darkroom.simulate.compare import instances_for, peak_load
 from darkroom.simulate.costs import (
     always_on_metrics,
     instance_cost,
@@ -82,3 +84,15 @@ def test_pareto_keeps_what_nothing_beats_on_both_axes() -> None:
     # (cost, p95): (1, 10), (2, 5), (4, 1) trade off; (3, 6) is beaten by (2, 5); a repeat of (1, 10) is not kept
     points = [(3.0, 6.0), (1.0, 10.0), (2.0, 5.0), (4.0, 1.0), (1.0, 10.0), (5.0, 1.0)]
     assert pareto(points) == [1, 2, 3]
+
+
+def test_always_on_fleets_are_sized_for_the_busiest_hour() -> None:
+    # 3,600 one-second jobs in the first hour of a day, none after: 1 busy worker at the peak, 1/24 on average
+    trace = Trace(np.linspace(0.0, 3599.0, 3600), ("jpeg",) * 3600, DAY)
+    service = {"raw": ServiceTime(1.0), "jpeg": ServiceTime(1.0)}
+    assert peak_load(trace, service) == pytest.approx(1.0)
+    assert instances_for(trace, service) == 2  # at most 70% busy
+
+
+def test_latencies_compare_to_two_significant_figures() -> None:
+    assert [significant(x) for x in (0.724, 113.7, 1.04, 6373.9)] == [0.72, 110.0, 1.0, 6400.0]
