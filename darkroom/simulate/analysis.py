@@ -65,6 +65,7 @@ class Evaluated:
 class Report:
     config: SimulateConfig
     images: int
+    raw_share: float  # of the trace's uploads
     horizon: float
     chosen: Evaluated  # the policy given in the config
     grid: list[Evaluated]  # idle timeouts x pool sizes
@@ -153,6 +154,7 @@ def run_simulation(config: SimulateConfig) -> Report:
     return Report(
         config,
         len(trace),
+        trace.kinds.count("raw") / max(len(trace), 1),
         trace.duration,
         chosen,
         grid,

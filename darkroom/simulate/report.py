@@ -51,7 +51,7 @@ def render(report: Report, everything: bool = False) -> str:
     lines = [
         f"{report.images:,} images over {report.horizon / 3600:g} h ({c.pattern}"
         + (f", {c.per_day:,.0f}/day" if c.pattern != "csv" else "")
-        + f", {c.raw_fraction:.0%} RAW), method {c.method}, pool of {c.instance_type}",
+        + f", {report.raw_share:.0%} RAW), method {c.method}, pool of {c.instance_type}",
         "",
         "spot pool policies (* best cost for its p95 among idle timeouts x pool sizes; + a variant of one):",
         table(pool_rows),
