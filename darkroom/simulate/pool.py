@@ -149,13 +149,11 @@ class _Pool:
             worker.log.ready_at = env.now
             last_work = env.now
             while True:
-                if self.queue.items:  # a message is waiting: the poll returns at once
-                    job = yield self.queue.get()
-                    yield from self.serve(worker, job)
-                    last_work = env.now
-                    continue
                 get = worker.polling = self.queue.get()
-                yield get | env.timeout(self._until_idle_check(worker, env.now - last_work))
+                if not get.triggered:  # nothing waiting: one wait for the empty polls to come
+                    yield get | env.timeout(self._until_idle_check(worker, env.now - last_work))
+                else:  # a message was waiting: the poll returns at once
+                    yield get
                 worker.polling = None
                 if not get.triggered:
                     get.cancel()
