@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from darkroom.deploy_cli import add_deploy_parsers
 from darkroom.evaluation import add_eval_parser
+from darkroom.simulate.cli import add_simulate_parser
 
 if TYPE_CHECKING:
     from darkroom.stack import StackConfig
@@ -26,6 +27,7 @@ EPILOG = """examples:
   darkroom sample dark.dng                     # make a dark test photo (RAW); .jpg for a JPEG
   darkroom enhance dark.dng -o bright.jpg      # one file, no servers
   darkroom enhance *.jpg -o out/               # many files, with a progress bar
+  darkroom simulate --per-day 1000             # what a photo costs on the spot pool, and the alternatives
 """
 
 
@@ -247,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(commands)
     add_soak_parser(commands)
     add_deploy_parsers(commands)
+    add_simulate_parser(commands)
     return parser
 
 
