@@ -15,10 +15,10 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-
 from api.capacity.settings import PoolSettings
-from darkroom.deploy import DEFAULT_STACK, DeployError, StackSpec, cloudformation_client, stack_env
 from jobs.settings import AwsSettings
+
+# darkroom.deploy loads boto3: each command imports it when it runs, so `darkroom --help` stays quick.
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def aws_settings() -> AwsSettings:
 
 def cmd_deploy_up(args: argparse.Namespace) -> int:
     """Create or update the CloudFormation stack (infra/darkroom.yaml); print what the API needs."""
-    from darkroom.deploy import deploy
+    from darkroom.deploy import DeployError, StackSpec, cloudformation_client, deploy, stack_env
 
     aws = aws_settings()
     if args.bucket:
@@ -57,7 +57,7 @@ def cmd_deploy_env(args: argparse.Namespace) -> int:
     """Print the DARKROOM_* variables that point an API at the deployed stack (eval-able)."""
     from botocore.exceptions import ClientError
 
-    from darkroom.deploy import stack_outputs
+    from darkroom.deploy import cloudformation_client, stack_env, stack_outputs
 
     aws = aws_settings()
     try:
@@ -71,7 +71,7 @@ def cmd_deploy_env(args: argparse.Namespace) -> int:
 
 def cmd_deploy_down(args: argparse.Namespace) -> int:
     """Empty the bucket (every photo, result and status is deleted) and delete the stack."""
-    from darkroom.deploy import teardown
+    from darkroom.deploy import DeployError, cloudformation_client, teardown
     from jobs.aws import s3_client
 
     aws = aws_settings()
@@ -147,7 +147,7 @@ def add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPar
     local = actions.add_parser("local", help=cmd_deploy_local.__doc__, description=cmd_deploy_local.__doc__)
     local.set_defaults(run=cmd_deploy_local)
     for action in (up, env, down, local):
-        action.add_argument("--stack", default=DEFAULT_STACK, help="stack name (default: %(default)s)")
+        action.add_argument("--stack", default="darkroom", help="stack name (default: %(default)s)")
 
     ami = commands.add_parser("ami", help="build the worker AMI with Packer")
     ami_actions = ami.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -10,12 +10,7 @@ book      the pool's state in S3: launch slots (the hard maximum), last launch, 
 hours     instance-hours used today, and the daily cap (pure)
 ledger    the usage ledger in S3: one entry per launched instance
 lock      the host-wide lock around claiming and launching
-ratelimit the per-client limit on warm requests
 provider  ensure_capacity: observe, reap, decide, launch
+
+Nothing is imported here, so the pure parts load without boto3 (the simulator uses the rule).
 """
-
-from api.capacity.provider import Provider
-from api.capacity.settings import PoolSettings
-from api.capacity.view import PoolView
-
-__all__ = ["PoolSettings", "PoolView", "Provider"]
