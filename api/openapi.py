@@ -10,26 +10,22 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from jobs.message import RATIO_MAX, RATIO_MIN
+from api.openapi_schemas import SCHEMAS, ref
 
 bp = Blueprint("openapi", __name__)
 
 PROBLEM = "application/problem+json"
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
 def _problem(description: str, retry_after: bool = False) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+    response: dict[str, Any] = {"description": description, "content": {PROBLEM: {"schema": ref("Problem")}}}
     if retry_after:
         response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
     return response
 
 
 def _json(description: str, schema: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+    return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
 
 
 JOB_ID = {
@@ -38,146 +34,6 @@ JOB_ID = {
     "required": True,
     "description": "The job's id (uuid4).",
     "schema": {"type": "string", "format": "uuid"},
-}
-
-SCHEMAS: dict[str, Any] = {
-    "Problem": {
-        "type": "object",
-        "description": "An RFC 9457 problem detail; `type` is stable, e.g. urn:darkroom:problem:corrupt-image.",
-        "required": ["type", "title", "status", "detail"],
-        "properties": {
-            "type": {"type": "string", "format": "uri"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "error": _ref("JobError"),
-        },
-    },
-    "Ratio": {
-        "description": f"Amplification: a number from {RATIO_MIN:g} to {RATIO_MAX:g}, or 'auto'.",
-        "oneOf": [{"type": "number", "minimum": RATIO_MIN, "maximum": RATIO_MAX}, {"const": "auto"}],
-    },
-    "JobState": {"type": "string", "enum": ["queued", "processing", "done", "failed"]},
-    "JobLinks": {
-        "type": "object",
-        "required": ["self", "result"],
-        "properties": {"self": {"type": "string"}, "result": {"type": "string"}},
-    },
-    "JobAccepted": {
-        "type": "object",
-        "required": ["id", "status", "eta_seconds", "links"],
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "status": _ref("JobState"),
-            "eta_seconds": {"type": "integer", "minimum": 0},
-            "note": {"type": ["string", "null"], "description": "Why the job will wait, e.g. a worker is starting."},
-            "links": _ref("JobLinks"),
-        },
-    },
-    "JobResult": {
-        "type": "object",
-        "required": ["url", "width", "height", "bytes"],
-        "properties": {
-            "url": {"type": "string", "format": "uri", "description": "A short-lived presigned GET URL."},
-            "width": {"type": "integer"},
-            "height": {"type": "integer"},
-            "bytes": {"type": "integer"},
-        },
-    },
-    "JobError": {
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-    },
-    "Job": {
-        "type": "object",
-        "required": ["id", "status", "kind", "created_at", "updated_at", "eta_seconds", "result", "error"],
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "status": _ref("JobState"),
-            "kind": {"type": "string", "enum": ["raw", "srgb"]},
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-            "stages": {
-                "type": "object",
-                "description": "When the job first entered each state.",
-                "additionalProperties": {"type": "string", "format": "date-time"},
-            },
-            "attempts": {"type": "integer", "minimum": 0},
-            "worker": {
-                "type": ["string", "null"],
-                "description": "The worker that last took the job: on a spot instance, its instance id.",
-            },
-            "ratio": _ref("Ratio"),
-            "ratio_used": {"type": ["number", "null"]},
-            "method": {"type": ["string", "null"]},
-            "note": {"type": ["string", "null"], "description": "Why the job waits or was retried."},
-            "eta_seconds": {"type": "integer", "minimum": 0},
-            "result": {"oneOf": [_ref("JobResult"), {"type": "null"}]},
-            "error": {"oneOf": [_ref("JobError"), {"type": "null"}]},
-        },
-    },
-}
-
-SCHEMAS["Worker"] = {
-    "type": "object",
-    "required": ["instance_id", "state", "since"],
-    "properties": {
-        "instance_id": {"type": "string"},
-        "instance_type": {"type": ["string", "null"]},
-        "lifecycle": {"type": ["string", "null"], "enum": ["spot", "on-demand", None]},
-        "state": {
-            "type": "string",
-            "enum": ["booting", "ready", "busy", "draining", "stopped"],
-            "description": "stopped: the worker stopped or went silent and its instance is on its way out.",
-        },
-        "since": {"type": "string", "format": "date-time", "description": "When it entered this state."},
-        "launched_at": {"type": ["string", "null"], "format": "date-time"},
-        "job_id": {"type": ["string", "null"], "description": "The job it is running, when busy."},
-        "reason": {"type": ["string", "null"], "description": "Why it is draining or stopped."},
-    },
-}
-SCHEMAS["Pool"] = {
-    "type": "object",
-    "required": ["name", "enabled", "max_workers", "queue", "workers"],
-    "properties": {
-        "name": {"type": "string"},
-        "enabled": {"type": "boolean", "description": "False with a static worker: nothing is launched."},
-        "max_workers": {"type": "integer", "minimum": 0},
-        "queue": {
-            "type": "object",
-            "required": ["visible", "in_flight", "dead_letter"],
-            "properties": {
-                "visible": {"type": ["integer", "null"], "description": "Jobs waiting for a worker."},
-                "in_flight": {"type": ["integer", "null"], "description": "Jobs a worker has taken."},
-                "dead_letter": {"type": ["integer", "null"], "description": "Messages in the dead-letter queue."},
-            },
-        },
-        "workers": {"type": "array", "items": _ref("Worker")},
-        "launching": {"type": "integer", "minimum": 0, "description": "Launches in progress."},
-        "boot_seconds": {"type": "number", "description": "Launch to ready, measured or estimated."},
-        "service_seconds": {"type": ["number", "null"], "description": "One job's time, as measured."},
-        "last_launch": {
-            "oneOf": [
-                {
-                    "type": "object",
-                    "properties": {"at": {"type": "string"}, "error": {"type": ["string", "null"]}},
-                },
-                {"type": "null"},
-            ]
-        },
-        "instance_hours_today": {
-            "type": ["number", "null"],
-            "minimum": 0,
-            "description": "Instance-hours used since 00:00 UTC; null on a warm that did not count them.",
-        },
-        "daily_instance_hours": {
-            "type": "number",
-            "minimum": 0,
-            "description": "No worker is launched once today's instance-hours reach this; 0: no cap.",
-        },
-        "observed_at": {"type": "string", "format": "date-time"},
-    },
 }
 
 POOL_PATHS: dict[str, Any] = {
@@ -237,7 +93,7 @@ SUBMIT: dict[str, Any] = {
                     "required": ["upload_id"],
                     "properties": {
                         "upload_id": {"type": "string", "format": "uuid"},
-                        "ratio": _ref("Ratio"),
+                        "ratio": ref("Ratio"),
                         "callback_url": {"type": "string", "format": "uri", "description": CALLBACK},
                     },
                 }
