@@ -12,6 +12,9 @@ from jobs.settings import AwsSettings, SettingsError, env_float, env_int
 from jobs.webhook import WebhookSettings
 
 MIB = 1024 * 1024
+# A request waits through botocore's retries before it can answer 503: two (about 1.5 s of backoff) keep
+# uWSGI processes free when S3 or SQS throttles; the worker, with no one waiting on it, keeps the default four.
+API_AWS_RETRIES = 2
 ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")  # scheme, host and port: what a browser sends
 
 
@@ -50,7 +53,7 @@ class ApiSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ApiSettings:
         return cls(
-            aws=AwsSettings.from_env(env),
+            aws=AwsSettings.from_env(env, retries=API_AWS_RETRIES),
             max_upload_bytes=env_int(env, "DARKROOM_MAX_UPLOAD_BYTES", cls.max_upload_bytes),
             max_pixels=env_int(env, "DARKROOM_MAX_PIXELS", cls.max_pixels),
             result_url_expiry=env_int(env, "DARKROOM_RESULT_URL_EXPIRY", cls.result_url_expiry),

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+
 from api.capacity.settings import PoolSettings
 from jobs.settings import AwsSettings
 

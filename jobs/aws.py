@@ -29,7 +29,6 @@ class ServiceUnavailable(Exception):
 AWS_ERRORS = (BotoCoreError, ClientError)
 
 _CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 4},
     connect_timeout=5,
     read_timeout=30,  # above SQS's 20 s long poll
     signature_version="s3v4",
@@ -50,7 +49,8 @@ def unavailable(what: str, exc: BaseException) -> ServiceUnavailable:
 
 
 def client_options(settings: AwsSettings) -> dict[str, Any]:
-    return {"region_name": settings.region, "endpoint_url": settings.endpoint_url, "config": _CONFIG}
+    config = _CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": settings.retries}))
+    return {"region_name": settings.region, "endpoint_url": settings.endpoint_url, "config": config}
 
 
 def s3_client(settings: AwsSettings) -> S3Client:

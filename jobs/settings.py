@@ -59,15 +59,18 @@ class AwsSettings:
     bucket: str = "darkroom"
     queue: str = "darkroom-jobs"
     dead_letter_queue: str = "darkroom-jobs-dlq"
+    retries: int = 4  # botocore's retries after a failed try (standard mode, with backoff)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> AwsSettings:
+    def from_env(cls, env: Mapping[str, str], retries: int = 4) -> AwsSettings:
+        """``retries`` is the deployable's default for DARKROOM_AWS_RETRIES (the API's is lower: it fails fast)."""
         return cls(
             region=env_str(env, "DARKROOM_REGION", env_str(env, "AWS_DEFAULT_REGION", cls.region)),
             endpoint_url=env.get("DARKROOM_AWS_ENDPOINT_URL") or None,
             bucket=env_str(env, "DARKROOM_BUCKET", cls.bucket),
             queue=env_str(env, "DARKROOM_QUEUE", cls.queue),
             dead_letter_queue=env_str(env, "DARKROOM_DLQ", cls.dead_letter_queue),
+            retries=env_int(env, "DARKROOM_AWS_RETRIES", retries),
         )
 
     def to_env(self) -> dict[str, str]:

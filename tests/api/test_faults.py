@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 from flask import Flask
 
 from api import create_app
-from api.settings import ApiSettings
+from api.settings import API_AWS_RETRIES, ApiSettings
 from darkroom.faults import Fault, FaultInjector, FaultKind
 from jobs.aws import s3_client, sqs_client
 from jobs.settings import AwsSettings
@@ -16,6 +17,7 @@ from tests.api.conftest import bucket_keys, queue_messages
 
 
 def faulty_app(aws: AwsSettings, *faults: Fault) -> tuple[Flask, FaultInjector]:
+    aws = dataclasses.replace(aws, retries=API_AWS_RETRIES)  # the API's own clients, as from_env makes them
     s3, sqs = s3_client(aws), sqs_client(aws)
     injector = FaultInjector(list(faults))
     injector.attach(s3, sqs)
@@ -34,7 +36,7 @@ def test_s3_throttling_every_upload_is_a_503_and_nothing_is_enqueued(aws: AwsSet
     status, headers, problem = submit(app)
     assert status == 503 and int(headers["Retry-After"]) > 0
     assert problem["type"] == "urn:darkroom:problem:service-unavailable"
-    assert injector.fired["PutObject:throttle"] == 5  # one try and botocore's 4 retries
+    assert injector.fired["PutObject:throttle"] == 1 + API_AWS_RETRIES  # the API fails fast
     assert bucket_keys(aws) == [] and queue_messages(aws) == 0
 
 
@@ -42,7 +44,7 @@ def test_sqs_failing_after_the_upload_is_stored_removes_the_upload(aws: AwsSetti
     app, injector = faulty_app(aws, Fault("SendMessage", FaultKind.SERVER_ERROR))
     status, headers, _ = submit(app)
     assert status == 503 and "Retry-After" in headers
-    assert injector.fired["SendMessage:server-error"] == 5
+    assert injector.fired["SendMessage:server-error"] == 1 + API_AWS_RETRIES
     assert bucket_keys(aws) == [] and queue_messages(aws) == 0  # the upload and status were written, then removed
 
 

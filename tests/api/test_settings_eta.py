@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from api.eta import eta_seconds, poll_after_seconds
-from api.settings import ApiSettings
+from api.settings import API_AWS_RETRIES, ApiSettings
 from jobs.queue import QueueDepth
-from jobs.settings import SettingsError
+from jobs.settings import AwsSettings, SettingsError
 from jobs.status import JobState
 
 
@@ -51,3 +51,8 @@ def test_eta_grows_with_the_queue_and_ends_at_zero() -> None:
 
 def test_poll_interval_stays_between_one_and_fifteen_seconds() -> None:
     assert [poll_after_seconds(eta) for eta in (0, 1, 4, 9, 100)] == [1, 1, 2, 4, 15]
+
+
+def test_the_api_fails_fast_with_fewer_aws_retries_than_the_worker() -> None:
+    assert ApiSettings.from_env({}).aws.retries == API_AWS_RETRIES < AwsSettings.from_env({}).retries
+    assert ApiSettings.from_env({"DARKROOM_AWS_RETRIES": "0"}).aws.retries == 0
