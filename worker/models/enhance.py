@@ -4,9 +4,10 @@ Inference is set up once, at worker start: the model in eval mode and
 channels-last (1.4-1.7x faster on CPU), ``torch.inference_mode``, and bf16
 autocast where it pays: always on a GPU that supports it; on a CPU only if a
 quick measurement says it is faster (CPUs without native bf16 emulate it and
-are slower). Frames beyond a pixel budget run in overlapping tiles whose
-stitched output equals the one-pass output (see ``tiling``), which keeps a
-24-megapixel RAW within about 2 GB.
+are slower: measured 1.8x slower on this project's AVX-512 CPUs without
+AVX512_BF16; see BENCHMARKS.md). Frames beyond a pixel budget run in
+overlapping tiles whose stitched output equals the one-pass output (see
+``tiling``), which keeps a full Sony frame (or bigger) under 2 GB.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from worker.frames import Enhancer, InputError, RawFrame, SrgbFrame
 from worker.models.checkpoint import CheckpointError, load_model
 from worker.models.inputs import raw_model_input, srgb_model_input
 from worker.models.sid import SID
-from worker.models.tiling import MARGIN, TILE, forward_tiled
+from worker.models.tiling import MARGIN, forward_tiled, plan_tiles
 
 Precision = Literal["auto", "fp32", "bf16"]
-MAX_UNTILED_PIXELS = (TILE + 2 * MARGIN) ** 2  # input pixels one pass may take: one tile's window
+# Input pixels one pass may take. SID in fp32 channels-last peaks near 0.7 KB per input
+# pixel, so 1.7 M (a full Sony frame in two windows) stays under 2 GB with the model and buffers.
+MAX_WINDOW_PIXELS = 1_700_000
 
 
 def orient(image: np.ndarray, flip: int) -> np.ndarray:
@@ -62,13 +65,13 @@ class ModelRunner:
         model: SID,
         device: str = "cpu",
         precision: Precision = "auto",
-        tile: int = TILE,
-        max_untiled_pixels: int = MAX_UNTILED_PIXELS,
+        max_window_pixels: int = MAX_WINDOW_PIXELS,
+        margin: int = MARGIN,
     ) -> None:
         self.device = torch.device(device)
         self.model: SID = model.eval().to(self.device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        self.tile = tile
-        self.max_untiled_pixels = max_untiled_pixels
+        self.max_window_pixels = max_window_pixels
+        self.margin = margin
         if precision == "auto":
             if self.device.type == "cuda":
                 self.bf16 = torch.cuda.is_bf16_supported()
@@ -84,9 +87,9 @@ class ModelRunner:
     def __call__(self, planes: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(planes, dtype=np.float32))[None].to(self.device)
         height, width = x.shape[-2:]
-        tile = max(height, width) if height * width <= self.max_untiled_pixels else self.tile
+        tile = plan_tiles(height, width, self.max_window_pixels, self.margin)
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            out = forward_tiled(self._forward, x, self.model.config.block_size, tile=tile)
+            out = forward_tiled(self._forward, x, self.model.config.block_size, tile, self.margin)
             out.clamp_(0.0, 1.0)
         image: np.ndarray = out.numpy()
         return image
