@@ -88,7 +88,8 @@ def run(quick: bool = False) -> list[Table]:
     )
     for name, data, decode_too in inputs:
         ours = median_seconds(functools.partial(verdict, data), repeats) * 1000
-        theirs = median_seconds(functools.partial(full_decode, data), max(3, repeats // 4)) * 1000 if decode_too else 0.0
+        decode_repeats = max(3, repeats // 4)
+        theirs = median_seconds(functools.partial(full_decode, data), decode_repeats) * 1000 if decode_too else 0.0
         table.add(
             name,
             len(data) / 1e6,
