@@ -7,15 +7,17 @@ when the absolute times drift.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import resource
+import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,3 +114,32 @@ def fmt(value: object) -> str:
 
 def ratio(value: float, baseline: float) -> str:
     return f"{value / baseline:.3g}x" if baseline > 0 else "-"
+
+
+@contextlib.contextmanager
+def moto_process() -> Iterator[str]:
+    """A moto server in a process of its own, so its request handling does not share the benchmark's GIL."""
+    from darkroom.local import free_port, use_emulator_credentials
+
+    use_emulator_credentials()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the moto server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(15)

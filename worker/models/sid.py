@@ -47,6 +47,7 @@ reflect-padded at the bottom and right and the output cropped back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -138,12 +139,18 @@ class SID(nn.Module):
         x = lrelu(getattr(self, f"conv{level}_1")(x))
         return lrelu(getattr(self, f"conv{level}_2")(x))
 
-    def forward(self, x: Tensor) -> Tensor:
-        """(N, in_channels, H, W) -> (N, out_channels / bs**2, H*bs, W*bs); any H, W."""
+    def forward(self, x: Tensor, unet: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+        """(N, in_channels, H, W) -> (N, out_channels / bs**2, H*bs, W*bs); any H, W.
+
+        ``unet`` stands in for ``self.unet`` (a compiled copy of it, say: see ``worker.models.fast``)."""
         h, w = x.shape[-2:]
         bs = self.config.block_size
         identity = depth_to_space(x, bs) if self.config.residual else None
-        x = pad_to_multiple(x)
+        out = depth_to_space((unet or self.unet)(pad_to_multiple(x)), bs)[..., : h * bs, : w * bs]
+        return out if identity is None else out + identity
+
+    def unet(self, x: Tensor) -> Tensor:
+        """The network proper, on sides divisible by 16: conv1_1 ... conv10, before depth_to_space."""
         skips: list[Tensor] = []
         for level in (1, 2, 3, 4):  # conv1 ... conv4, each kept for its skip connection
             x = self._block(x, level)
@@ -154,8 +161,8 @@ class SID(nn.Module):
             # pop() lets each skip be freed as soon as it is used: peak memory matters for big frames.
             x = torch.cat([getattr(self, f"up{level}")(x), skips.pop()], dim=1)
             x = self._block(x, level)
-        out = depth_to_space(self.conv10(x), bs)[..., : h * bs, : w * bs]
-        return out if identity is None else out + identity
+        out: Tensor = self.conv10(x)
+        return out
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
