@@ -63,35 +63,45 @@ def run_stream(url: str, uploads: list[bytes], enhancer: Enhancer, depth: int) -
     return seconds
 
 
-def run(quick: bool = False, method: str = "baseline") -> list[Table]:
+def run(quick: bool = False, methods: tuple[str, ...] | None = None) -> list[Table]:
+    """The classical method on a CPU; with CUDA also the learned one, whose throughput is RAWs per second."""
+    import torch
+
     logging.getLogger("worker").setLevel(logging.WARNING)
+    methods = methods or (("baseline", "sid") if torch.cuda.is_available() else ("baseline",))
     jobs = 4 if quick else 8
     uploads = [dark_dng(seed) for seed in range(2)] * (jobs // 2)
-    enhancer = load_enhancer(ModelChoice(method=method))
-    with moto_process() as url:
-        sequential = run_stream(url, uploads, enhancer, depth=1)
-        overlapped = run_stream(url, uploads, enhancer, depth=WorkerSettings.pipeline_depth)
+    depth = WorkerSettings.pipeline_depth
     table = Table(
         "Worker pipeline: jobs per minute",
-        machine(),
-        f"{jobs} jobs of a 12 MP DNG (4000x3000, {len(uploads[0]) / 1e6:.0f} MB), method {method!r}, "
+        machine("cuda" if "sid" in methods else "cpu"),
+        f"{jobs} jobs of a 12 MP DNG (4000x3000, {len(uploads[0]) / 1e6:.0f} MB) per run, "
         "moto server over HTTP in its own process, one worker",
-        ["pipeline", "seconds", "jobs/min", "vs baseline"],
+        ["method", "pipeline", "seconds", "jobs/min", "RAWs/s", "speed-up vs sequential"],
     )
-    table.add("sequential (pipeline_depth=1, baseline)", sequential, jobs / sequential * 60, "1.00x")
-    depth = WorkerSettings.pipeline_depth
-    table.add(f"overlapped (pipeline_depth={depth})", overlapped, jobs / overlapped * 60, ratio(sequential, overlapped))
+    with moto_process() as url:
+        for method in methods:
+            enhancer = load_enhancer(ModelChoice(method=method))
+            sequential = run_stream(url, uploads, enhancer, depth=1)
+            overlapped = run_stream(url, uploads, enhancer, depth=depth)
+            for label, seconds in (
+                ("sequential (pipeline_depth=1, baseline)", sequential),
+                (f"overlapped (pipeline_depth={depth})", overlapped),
+            ):
+                table.add(method, label, seconds, jobs / seconds * 60, jobs / seconds, ratio(sequential, seconds))
+            print(f"  pipeline {method}: {sequential:.1f} s sequential, {overlapped:.1f} s overlapped", file=sys.stderr)
     table.notes.append("target: overlapped >= 1.5x the sequential jobs per minute")
-    print(f"  pipeline: {sequential:.1f} s sequential, {overlapped:.1f} s overlapped", file=sys.stderr)
     return [table]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--method", default="baseline", choices=["baseline", "sid"])
+    parser.add_argument(
+        "--method", action="append", choices=["baseline", "sid"], help="default: baseline (+sid on GPU)"
+    )
     args = parser.parse_args(argv)
-    for table in run(args.quick, args.method):
+    for table in run(args.quick, tuple(args.method) if args.method else None):
         print(table.markdown())
 
 

@@ -150,6 +150,7 @@ class Worker:
                 continue
             if delivery is None:
                 if self.slots.in_flight:  # sweep and idle-stop only when nothing runs
+                    last_work = self.clock()
                     continue
                 self.sweep_dead_letters()
                 if self._idle_too_long(since=last_work):

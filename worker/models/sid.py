@@ -47,7 +47,6 @@ reflect-padded at the bottom and right and the output cropped back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -139,14 +138,12 @@ class SID(nn.Module):
         x = lrelu(getattr(self, f"conv{level}_1")(x))
         return lrelu(getattr(self, f"conv{level}_2")(x))
 
-    def forward(self, x: Tensor, unet: Callable[[Tensor], Tensor] | None = None) -> Tensor:
-        """(N, in_channels, H, W) -> (N, out_channels / bs**2, H*bs, W*bs); any H, W.
-
-        ``unet`` stands in for ``self.unet`` (a compiled copy of it, say: see ``worker.models.fast``)."""
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, in_channels, H, W) -> (N, out_channels / bs**2, H*bs, W*bs); any H, W."""
         h, w = x.shape[-2:]
         bs = self.config.block_size
         identity = depth_to_space(x, bs) if self.config.residual else None
-        out = depth_to_space((unet or self.unet)(pad_to_multiple(x)), bs)[..., : h * bs, : w * bs]
+        out = depth_to_space(self.unet(pad_to_multiple(x)), bs)[..., : h * bs, : w * bs]
         return out if identity is None else out + identity
 
     def unet(self, x: Tensor) -> Tensor:
