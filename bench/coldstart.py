@@ -113,7 +113,7 @@ def run(quick: bool = False) -> list[Table]:
             print(f"  coldstart {method}: ready {ready:.2f} s, first result {done:.2f} s", file=sys.stderr)
     base_ready = results["baseline"][1]
     for method, (imports, ready, done) in results.items():
-        label = "baseline (classical, no torch)" if method == "baseline" else "sid (two models, optimised, warmed)"
+        label = "baseline (classical, no torch)" if method == "baseline" else "sid (two models loaded and warmed up)"
         table.add(label, imports, ready, done, f"{ready / base_ready:.2f}x")
     table.notes.append("target: ready within 3 s of process start on CPU, excluding the interpreter's own start")
     return [table]
