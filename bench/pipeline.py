@@ -69,7 +69,7 @@ def run(quick: bool = False, methods: tuple[str, ...] | None = None) -> list[Tab
 
     logging.getLogger("worker").setLevel(logging.WARNING)
     methods = methods or (("baseline", "sid") if torch.cuda.is_available() else ("baseline",))
-    jobs = 4 if quick else 8
+    jobs = 4 if quick else 12
     uploads = [dark_dng(seed) for seed in range(2)] * (jobs // 2)
     depth = WorkerSettings.pipeline_depth
     table = Table(
