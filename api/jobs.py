@@ -104,8 +104,13 @@ def job_links(job_id: str) -> dict[str, str]:
 
 
 def find_job(job_id: str) -> JobStatus:
-    """The job's status, or a 404 problem; a malformed id never reaches S3."""
-    status = services().store.read_status(job_id) if is_job_id(job_id) else None
+    """The job's status, or a 404 problem; a malformed id never reaches S3, a finished job only once."""
+    cache = services().terminal_statuses
+    status = cache.get(job_id) if is_job_id(job_id) else None
+    if status is None and is_job_id(job_id):
+        status = services().store.read_status(job_id)
+        if status is not None:
+            cache.remember(status)
     if status is None:
         raise Problem(404, "job-not-found", "Job Not Found", f"there is no job {job_id[:64]!r}")
     return status
@@ -134,9 +139,13 @@ def get_job(job_id: str) -> tuple[Response, int, dict[str, str]]:
 
 
 def result_url(job_id: str, result: JobResult) -> str:
-    """A short-lived presigned GET of the result; the bucket itself stays private."""
-    expiry = api_settings().result_url_expiry
-    return services().store.presigned_get(result.key, expiry, filename=f"darkroom-{job_id}.jpg")
+    """A short-lived presigned GET of the result (the bucket stays private); reused while young, as signing is slow."""
+    urls = services().result_urls
+    url = urls.get(result.key)
+    if url is None:
+        url = services().store.presigned_get(result.key, api_settings().result_url_expiry, f"darkroom-{job_id}.jpg")
+        urls.remember(result.key, url)
+    return url
 
 
 def job_document(status: JobStatus, eta: int, note: str | None) -> dict[str, Any]:

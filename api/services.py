@@ -19,6 +19,7 @@ from api.capacity.lock import lock_path
 from api.capacity.provider import Provider
 from api.ratelimit import RateLimiter
 from api.settings import ApiSettings
+from api.status_cache import ResultUrlCache, TerminalStatusCache
 from jobs.aws import ec2_client, s3_client, sqs_client, ssm_client
 from jobs.queue import JobQueue
 from jobs.store import JobStore
@@ -51,6 +52,8 @@ class Services:
         self._dead_letter_queue: JobQueue | None = None
         self._provider: Provider | None = None
         self._lock = threading.Lock()
+        self.terminal_statuses = TerminalStatusCache()  # done/failed never change: polls skip S3 for them
+        self.result_urls = ResultUrlCache(max_age=settings.result_url_expiry / 10)  # each valid >= 90% of its expiry
         pool, access = settings.pool, settings.access
         files = lock_path(settings.aws.bucket, pool.name)  # limits are per host: one SQLite file each, beside the lock
         self.warm_limiter = RateLimiter(files.with_suffix(".warm.sqlite"), pool.warm_per_minute)

@@ -17,9 +17,14 @@ happens:
   operator to redrive);
 - a second delivery of a finished job is acknowledged without recomputing.
 
-Signals (as in rq): the first SIGTERM or SIGINT lets the current job finish
+Jobs overlap (``settings.pipeline_depth``, see worker/overlap.py): the next
+job downloads and decodes, and the previous one encodes and uploads, while
+the current one is enhanced. Each runs ``handle`` on its own thread with its
+own lease; depth 1 runs every job on the loop's thread, one after another.
+
+Signals (as in rq): the first SIGTERM or SIGINT lets the jobs in flight finish
 and then stops; when idle it stops at once. A second signal exits immediately
-(the message returns to the queue when its lease runs out).
+(the messages return to the queue when their leases run out).
 
 On a spot instance (``metadata`` given) the worker also:
 
@@ -55,6 +60,7 @@ from worker.frames import Enhancer, InputError
 from worker.heartbeat import Heartbeat
 from worker.imds import InstanceMetadata, Notice
 from worker.lifecycle import Lease, NoticeWatcher, WorkerRecorder, fits_before
+from worker.overlap import JobSlots, TakingTurns
 from worker.pipeline import run_pipeline
 from worker.settings import WorkerSettings
 from worker.webhooks import WebhookSender
@@ -85,7 +91,8 @@ class Worker:
         self.store = store
         self.queue = queue
         self.dead_letters = dead_letters
-        self.enhancer = enhancer
+        self.slots = JobSlots(settings.pipeline_depth)
+        self.enhancer: Enhancer = enhancer if settings.pipeline_depth == 1 else TakingTurns(enhancer)
         self.clock = clock
         # off an instance the record stays in memory: the drain still reads the mean service time from it
         self.recorder = recorder or WorkerRecorder(None, settings.worker_id, time.time(), settings.heartbeat_seconds)
@@ -95,8 +102,9 @@ class Worker:
         self.stop_reason: str | None = None  # set once: a signal's name, a notice's reason, "idle", "max-jobs"
         self.stop_requested = False  # by a signal
         self.notice: Notice | None = None
-        self._busy = False
-        self._lease: Lease | None = None  # the running job's delivery, for the notice watcher
+        self._busy = False  # the loop's own thread is running a job or waiting for jobs to end: signals wait
+        self._leases: dict[str, Lease] = {}  # the running jobs' deliveries by message id, for the notice watcher
+        self._done_lock = threading.Lock()
         self._last_sweep = -float("inf")
         self.webhooks = WebhookSender(settings.webhook, store)  # a job's callback, on a thread of its own
 
@@ -113,9 +121,12 @@ class Worker:
             self.enhancer.name,
             self.queue.url,
         )
-        # StopRequested: a signal while idle but outside the long poll (in a dead-letter sweep, say)
-        with self._watching_notices(), contextlib.suppress(StopRequested):
-            self._work(max_jobs)
+        with self._watching_notices():
+            # StopRequested: a signal while idle but outside the long poll (in a dead-letter sweep, say)
+            with contextlib.suppress(StopRequested):
+                self._work(max_jobs)
+            self._busy = True  # a first signal from here on only waits for the jobs in flight
+            self.slots.wait_all()
         reason = self.stop_reason or "stopped"
         self.recorder.stopped(reason)
         log.info("worker %s stopped (%s) after %d jobs", self.settings.worker_id, reason, self.jobs_done)
@@ -128,6 +139,9 @@ class Worker:
             if max_jobs is not None and handled >= max_jobs:
                 self.stop_reason = "max-jobs"
                 break
+            self.slots.wait_for_free()  # at most pipeline_depth messages held at once
+            if self.stop_reason is not None:
+                break
             try:
                 delivery = self.queue.receive(self.settings.wait_seconds)
             except StopRequested:
@@ -137,6 +151,9 @@ class Worker:
                 time.sleep(self.settings.retry_base_seconds)
                 continue
             if delivery is None:
+                if self.slots.in_flight:  # sweep and idle-stop only when nothing runs
+                    last_work = self.clock()
+                    continue
                 self.sweep_dead_letters()
                 if self._idle_too_long(since=last_work):
                     log.info("idle for %.0f s: stopping", self.clock() - last_work)
@@ -146,11 +163,7 @@ class Worker:
                 log.info("message %s: draining, handing it back", delivery.message_id)
                 self._release(delivery, 0)
                 break
-            self._busy = True
-            try:
-                self.handle(delivery)
-            finally:
-                self._busy = False
+            self._start(delivery)
             handled += 1
             last_work = self.clock()
 
@@ -158,6 +171,17 @@ class Worker:
         """On an instance a worker with nothing to do stops, and its instance with it: the pool scales to zero."""
         idle = self.settings.idle_seconds
         return self.metadata is not None and idle > 0 and self.clock() - since >= idle
+
+    def _start(self, delivery: Delivery) -> None:
+        """Run the delivery's job: on this thread at depth 1, else on a slot of its own."""
+        if self.slots.depth == 1:
+            self._busy = True
+            try:
+                self.handle(delivery)
+            finally:
+                self._busy = False
+        else:
+            self.slots.start(lambda: self.handle(delivery), name=f"job-{delivery.message_id[:8]}")
 
     def handle(self, delivery: Delivery) -> None:
         """Process one delivery; never raises for a job's own failure."""
@@ -180,7 +204,7 @@ class Worker:
             log.exception("job %s: unexpected error", message.job_id)
             self._retry_later(message, delivery, f"internal error: {type(exc).__name__}")
         finally:
-            self._lease = None
+            self._leases.pop(delivery.message_id, None)
         self.recorder.job_ended(self.clock() - started, self.jobs_done)
 
     def _process(self, message: JobMessage, delivery: Delivery) -> None:
@@ -224,7 +248,8 @@ class Worker:
             return
         self.queue.delete(delivery)
         self.webhooks.job_ended(status)
-        self.jobs_done += 1
+        with self._done_lock:
+            self.jobs_done += 1
         timings = " ".join(f"{k}={v:.2f}s" for k, v in enhanced.timings.items())
         log.info(
             "job %s: done %dx%d ratio=%.1f %s",
@@ -248,7 +273,8 @@ class Worker:
 
     def _retry_later(self, message: JobMessage, delivery: Delivery, reason: str) -> None:
         """A transient failure: let SQS deliver again after a backoff, or give up on the last attempt."""
-        if self._lease is not None and not self._lease.settle(Lease.LOOP):  # already handed back
+        lease = self._leases.get(delivery.message_id)
+        if lease is not None and not lease.settle(Lease.LOOP):  # already handed back
             log.warning("job %s: %s (after its message was handed back)", message.job_id, reason)
             return
         last = self.max_receives is not None and delivery.receive_count >= self.max_receives
@@ -297,7 +323,7 @@ class Worker:
         return NoticeWatcher(self.metadata, self.settings.notice_poll_seconds, self.on_notice)
 
     def on_notice(self, notice: Notice) -> None:
-        """Called by the notice watcher on every poll that sees a notice: take no new work, review the running job."""
+        """Called by the notice watcher on every poll that sees a notice: take no new work, review the running jobs."""
         if notice != self.notice:
             deadline = (
                 f"; AWS will {notice.action} the instance at {notice.deadline:%H:%M:%S}" if notice.deadline else ""
@@ -307,22 +333,23 @@ class Worker:
             if self.stop_reason is None:
                 self.stop_reason = notice.reason
                 self.recorder.draining(notice.reason)
-        self._review_lease()
+        for lease in list(self._leases.values()):
+            self._review_lease(lease)
 
     def _hold(self, lease: Lease) -> Lease:
-        """Make the running job's delivery visible to the notice watcher; a notice already seen reviews it now."""
-        self._lease = lease
-        self._review_lease()
+        """Make a running job's delivery visible to the notice watcher; a notice already seen reviews it now."""
+        self._leases[lease.delivery.message_id] = lease
+        self._review_lease(lease)
         return lease
 
-    def _review_lease(self) -> None:
-        """Hand the running job's message back at once if it is not expected to finish before AWS acts.
+    def _review_lease(self, lease: Lease) -> None:
+        """Hand a running job's message back at once if it is not expected to finish before AWS acts.
 
-        Runs on the watcher's thread (or the loop's, as a job starts). The
-        lease decides who settles the delivery: if the loop is already writing
-        the result, the job finishes."""
-        lease, notice = self._lease, self.notice
-        if lease is None or notice is None:
+        Runs on the watcher's thread (or the job's, as it starts). The lease
+        decides who settles the delivery: if the job is already writing its
+        result, it finishes."""
+        notice = self.notice
+        if notice is None:
             return
         elapsed = self.clock() - lease.started
         expected = self.recorder.service_seconds
@@ -359,10 +386,11 @@ class Worker:
         self.stop_requested = True
         first_reason = self.stop_reason is None
         self.stop_reason = self.stop_reason or name
-        if self._busy:
-            log.info("%s: finishing the current job, then stopping", name)
+        if self._busy or self.slots.in_flight:
+            log.info("%s: finishing the jobs in flight, then stopping", name)
             if first_reason:  # written from a thread: this handler may have interrupted the loop inside a write
                 threading.Thread(target=self.recorder.draining, args=(name,), daemon=True).start()
         else:
             log.info("%s: stopping", name)
+        if not self._busy:  # the loop is polling or waiting for a free slot: break out now
             raise StopRequested

@@ -31,6 +31,7 @@ class WorkerSettings:
     dead_letter_sweep_seconds: float = 60.0  # how often an idle worker marks dead-lettered jobs failed
     max_pixels: int = 150_000_000
     webhook: WebhookSettings = field(default_factory=WebhookSettings)  # signs and limits job callbacks
+    pipeline_depth: int = 3  # jobs in flight at once (worker/overlap.py); 1: one after another
     # on an instance (a spot worker of the pool)
     imds_url: str = DEFAULT_IMDS_URL  # instance metadata; empty: not on an instance (no record, no notices)
     idle_seconds: float = 300.0  # stop after this long with nothing to do; 0: never. Only on an instance
@@ -57,6 +58,7 @@ class WorkerSettings:
             dead_letter_sweep_seconds=env_float(env, "DARKROOM_DLQ_SWEEP_SECONDS", cls.dead_letter_sweep_seconds),
             max_pixels=env_int(env, "DARKROOM_MAX_PIXELS", cls.max_pixels),
             webhook=WebhookSettings.from_env(env),
+            pipeline_depth=env_int(env, "DARKROOM_PIPELINE_DEPTH", cls.pipeline_depth),
             imds_url=env.get("DARKROOM_IMDS_URL", DEFAULT_IMDS_URL).strip(),  # set but empty means none
             idle_seconds=env_float(env, "DARKROOM_IDLE_SECONDS", cls.idle_seconds),
             notice_poll_seconds=env_float(env, "DARKROOM_NOTICE_POLL_SECONDS", cls.notice_poll_seconds),

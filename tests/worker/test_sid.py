@@ -20,7 +20,7 @@ from worker.models.enhance import orient
 from worker.models.inputs import brighten_srgb, pad_to_even, space_to_depth, srgb_model_input
 from worker.models.sid import SID, SIDConfig, depth_to_space
 from worker.models.sid import space_to_depth as torch_space_to_depth
-from worker.models.tiling import forward_tiled
+from worker.models.tiling import forward_tiled, plan_tiles
 
 PUBLISHED_NAMES = [
     *(f"conv{level}_{i}.{p}" for level in (1, 2, 3, 4, 5) for i in (1, 2) for p in ("weight", "bias")),
@@ -106,11 +106,12 @@ def raw_frame(height: int, width: int, flip: int = 0, seed: int = 0) -> RawFrame
 
 
 def test_sid_enhancer_tiles_big_frames_with_the_same_result() -> None:
-    frame = raw_frame(70, 90)
+    frame = raw_frame(150, 400)
     whole = SidEnhancer(ModelRunner(small_model(), precision="fp32"))
-    tiled = SidEnhancer(ModelRunner(small_model(), precision="fp32", tile=32, max_untiled_pixels=32 * 32))
+    tiled = SidEnhancer(ModelRunner(small_model(), precision="fp32", max_window_pixels=50_000))
+    assert plan_tiles(150, 400, 50_000) == (150, 208)  # two windows side by side
     out = whole.enhance_raw(frame, 100.0)
-    assert out.shape == (140, 180, 3) and out.dtype == np.float32
+    assert out.shape == (300, 800, 3) and out.dtype == np.float32
     assert out.min() >= 0.0 and out.max() <= 1.0
     np.testing.assert_allclose(tiled.enhance_raw(frame, 100.0), out, atol=1e-5)
 

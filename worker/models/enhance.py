@@ -1,12 +1,20 @@
 """The learned enhancers: SID for RAW, its sRGB sibling for JPEG/PNG (both implement ``Enhancer``).
 
 Inference is set up once, at worker start: the model in eval mode and
-channels-last (1.4-1.7x faster on CPU), ``torch.inference_mode``, and bf16
+channels-last (1.5-1.9x faster than NCHW on CPU), ``torch.inference_mode``,
+in-place activations, and bf16
 autocast where it pays: always on a GPU that supports it; on a CPU only if a
 quick measurement says it is faster (CPUs without native bf16 emulate it and
-are slower). Frames beyond a pixel budget run in overlapping tiles whose
-stitched output equals the one-pass output (see ``tiling``), which keeps a
-24-megapixel RAW within about 2 GB.
+are slower: measured 1.8x slower on this project's AVX-512 CPUs without
+AVX512_BF16; see BENCHMARKS.md). Frames beyond a pixel budget run in
+overlapping tiles whose stitched output equals the one-pass output (see
+``tiling``), which keeps a full Sony frame (or bigger) under 2 GB.
+
+Measured and not used (bench/inference.py, on 2 AVX-512 cores):
+TorchScript's ``optimize_for_inference`` (oneDNN blocked layout, fused
+conv + leaky ReLU) is 1.3-1.7x faster than eager channels-last on 512x512
+inputs but no faster than plain fp32 NCHW on full-frame windows, and
+``torch.compile`` took ~3 minutes to compile and was barely faster than eager.
 """
 
 from __future__ import annotations
@@ -23,10 +31,13 @@ from worker.frames import Enhancer, InputError, RawFrame, SrgbFrame
 from worker.models.checkpoint import CheckpointError, load_model
 from worker.models.inputs import raw_model_input, srgb_model_input
 from worker.models.sid import SID
-from worker.models.tiling import MARGIN, TILE, forward_tiled
+from worker.models.tiling import MARGIN, forward_tiled, plan_tiles
 
 Precision = Literal["auto", "fp32", "bf16"]
-MAX_UNTILED_PIXELS = (TILE + 2 * MARGIN) ** 2  # input pixels one pass may take: one tile's window
+# Input pixels one pass may take. SID in fp32 channels-last peaks near 0.7 KB per input
+# pixel, so 1.7 M (a full Sony frame in two windows) stays under 2 GB with the model and buffers.
+MAX_WINDOW_PIXELS = 1_700_000
+GPU_BYTES_PER_PIXEL = 1_000  # SID's activations per input pixel, with room to spare (under 700 in fp32)
 
 
 def orient(image: np.ndarray, flip: int) -> np.ndarray:
@@ -38,6 +49,19 @@ def orient(image: np.ndarray, flip: int) -> np.ndarray:
     if flip & 4:
         image = image.transpose(1, 0, 2)
     return np.ascontiguousarray(image)
+
+
+def _window_budget(device: torch.device) -> int:
+    """Input pixels per pass: the CPU budget, or on a GPU what half its free memory holds (no tiles, mostly)."""
+    if device.type != "cuda":
+        return MAX_WINDOW_PIXELS
+    free, _ = torch.cuda.mem_get_info(device)
+    return max(MAX_WINDOW_PIXELS, int(free * 0.5 / GPU_BYTES_PER_PIXEL))
+
+
+def _native_cpu_bf16() -> bool:
+    """AVX512_BF16 or AMX: the only CPUs where bf16 can beat fp32."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 def _bf16_is_faster(model: SID, channels: int) -> bool:
@@ -62,18 +86,18 @@ class ModelRunner:
         model: SID,
         device: str = "cpu",
         precision: Precision = "auto",
-        tile: int = TILE,
-        max_untiled_pixels: int = MAX_UNTILED_PIXELS,
+        max_window_pixels: int | None = None,
+        margin: int = MARGIN,
     ) -> None:
         self.device = torch.device(device)
         self.model: SID = model.eval().to(self.device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        self.tile = tile
-        self.max_untiled_pixels = max_untiled_pixels
+        self.max_window_pixels = max_window_pixels or _window_budget(self.device)
+        self.margin = margin
         if precision == "auto":
             if self.device.type == "cuda":
                 self.bf16 = torch.cuda.is_bf16_supported()
-            else:
-                self.bf16 = _bf16_is_faster(self.model, model.config.in_channels)
+            else:  # without native bf16 it is emulated, and slower: no need to measure
+                self.bf16 = _native_cpu_bf16() and _bf16_is_faster(self.model, model.config.in_channels)
         else:
             self.bf16 = precision == "bf16"
 
@@ -84,9 +108,9 @@ class ModelRunner:
     def __call__(self, planes: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(planes, dtype=np.float32))[None].to(self.device)
         height, width = x.shape[-2:]
-        tile = max(height, width) if height * width <= self.max_untiled_pixels else self.tile
+        tile = plan_tiles(height, width, self.max_window_pixels, self.margin)
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            out = forward_tiled(self._forward, x, self.model.config.block_size, tile=tile)
+            out = forward_tiled(self._forward, x, self.model.config.block_size, tile, self.margin)
             out.clamp_(0.0, 1.0)
         image: np.ndarray = out.numpy()
         return image

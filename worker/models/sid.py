@@ -66,8 +66,8 @@ class SIDConfig:
 
 
 def lrelu(x: Tensor) -> Tensor:
-    """The authors' leaky ReLU, max(0.2 x, x)."""
-    return functional.leaky_relu(x, 0.2)
+    """The authors' leaky ReLU, max(0.2 x, x); in place at inference, which saves a full-size copy per layer."""
+    return functional.leaky_relu(x, 0.2, inplace=not torch.is_grad_enabled())
 
 
 def depth_to_space(x: Tensor, block_size: int) -> Tensor:
@@ -143,7 +143,11 @@ class SID(nn.Module):
         h, w = x.shape[-2:]
         bs = self.config.block_size
         identity = depth_to_space(x, bs) if self.config.residual else None
-        x = pad_to_multiple(x)
+        out = depth_to_space(self.unet(pad_to_multiple(x)), bs)[..., : h * bs, : w * bs]
+        return out if identity is None else out + identity
+
+    def unet(self, x: Tensor) -> Tensor:
+        """The network proper, on sides divisible by 16: conv1_1 ... conv10, before depth_to_space."""
         skips: list[Tensor] = []
         for level in (1, 2, 3, 4):  # conv1 ... conv4, each kept for its skip connection
             x = self._block(x, level)
@@ -154,8 +158,8 @@ class SID(nn.Module):
             # pop() lets each skip be freed as soon as it is used: peak memory matters for big frames.
             x = torch.cat([getattr(self, f"up{level}")(x), skips.pop()], dim=1)
             x = self._block(x, level)
-        out = depth_to_space(self.conv10(x), bs)[..., : h * bs, : w * bs]
-        return out if identity is None else out + identity
+        out: Tensor = self.conv10(x)
+        return out
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

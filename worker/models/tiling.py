@@ -11,8 +11,12 @@ close):
   input pixels (measured by back-propagating from one output cell; it
   depends on the depth, not the width), so the margin is 112.
 
-The cost is the margins' extra work: about 1.3x for a 24-megapixel RAW with
-1024-pixel tiles, in exchange for a peak memory set by the tile, not the image.
+The cost is the margins' extra work, in exchange for a peak memory set by the
+tile, not the image. ``plan_tiles`` keeps that cost low: under a budget of
+input pixels per window it picks the grid that computes the fewest pixels in
+all (a full Sony frame, 1416x2120 packed, in two side-by-side windows of
+1416x1172 under the default budget: 1.1x the work, not the 1.4x of fixed
+1024-pixel tiles).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ ALIGN = 16  # four 2x poolings
 RECEPTIVE_RADIUS = 107  # SID U-Net, in input pixels
 MARGIN = 112  # RECEPTIVE_RADIUS rounded up to ALIGN
 TILE = 1024  # core size, input pixels; a 1248x1248 window peaks near 1 GB in fp32 on CPU
+MAX_GRID = 32  # tiles per axis plan_tiles considers
 
 
 def tile_spans(size: int, tile: int, margin: int) -> list[tuple[int, int, int, int]]:
@@ -41,8 +46,44 @@ def tile_spans(size: int, tile: int, margin: int) -> list[tuple[int, int, int, i
     return spans
 
 
+def _aligned(size: int, parts: int) -> int:
+    return -(-size // parts // ALIGN) * ALIGN if parts > 1 else size  # ceil(size / parts) rounded up to ALIGN
+
+
+def _windows(size: int, parts: int, margin: int) -> list[int]:
+    return [stop - start for _, _, start, stop in tile_spans(size, _aligned(size, parts), margin)]
+
+
+def plan_tiles(height: int, width: int, max_window_pixels: int, margin: int = MARGIN) -> tuple[int, int]:
+    """Core tile (height, width) so that no window exceeds ``max_window_pixels`` and the least work is done.
+
+    Work is the sum of all windows' pixels. When no grid fits the budget
+    (margins alone exceed it), the one with the smallest window wins."""
+    best: tuple[bool, int, int, tuple[int, int]] | None = None
+    for rows in range(1, min(MAX_GRID, -(-height // ALIGN)) + 1):
+        heights = _windows(height, rows, margin)
+        for cols in range(1, min(MAX_GRID, -(-width // ALIGN)) + 1):
+            widths = _windows(width, cols, margin)
+            largest = max(heights) * max(widths)
+            candidate = (
+                largest > max_window_pixels,
+                largest if largest > max_window_pixels else 0,
+                sum(heights) * sum(widths),
+                (_aligned(height, rows), _aligned(width, cols)),
+            )
+            if best is None or candidate[:3] < best[:3]:
+                best = candidate
+    if best is None:
+        raise ValueError("cannot plan tiles for an empty image")
+    return best[3]
+
+
 def forward_tiled(
-    model: Callable[[Tensor], Tensor], x: Tensor, scale: int, tile: int = TILE, margin: int = MARGIN
+    model: Callable[[Tensor], Tensor],
+    x: Tensor,
+    scale: int,
+    tile: int | tuple[int, int] = TILE,
+    margin: int = MARGIN,
 ) -> Tensor:
     """Apply ``model`` to (1, C, h, w) ``x``; returns the output as float32 (h*scale, w*scale, C_out) on the CPU.
 
@@ -52,9 +93,10 @@ def forward_tiled(
     if x.shape[0] != 1:
         raise ValueError("forward_tiled takes a batch of one")
     height, width = x.shape[-2:]
+    tile_h, tile_w = (tile, tile) if isinstance(tile, int) else tile
     out: Tensor | None = None
-    for cy0, cy1, wy0, wy1 in tile_spans(height, tile, margin):
-        for cx0, cx1, wx0, wx1 in tile_spans(width, tile, margin):
+    for cy0, cy1, wy0, wy1 in tile_spans(height, tile_h, margin):
+        for cx0, cx1, wx0, wx1 in tile_spans(width, tile_w, margin):
             result = model(x[:, :, wy0:wy1, wx0:wx1])
             core = result[0, :, (cy0 - wy0) * scale : (cy1 - wy0) * scale, (cx0 - wx0) * scale : (cx1 - wx0) * scale]
             if out is None:
