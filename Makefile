@@ -45,6 +45,12 @@ chaos: venv
 bench: venv
 	$(PY) -m bench
 
+# the whole stack under load for a bounded time; the numbers in RELIABILITY.md come from it
+SOAK_SECONDS ?= 300
+soak: venv
+	mkdir -p artifacts
+	$(VENV)/bin/darkroom soak --seconds $(SOAK_SECONDS) --clients 32 --workers 2 --report artifacts/soak.md
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
