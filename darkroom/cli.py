@@ -248,9 +248,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(commands)
     add_eval_parser(commands)
     add_soak_parser(commands)
+    key = commands.add_parser("key", help="make an API key and the hash to configure", description=cmd_key.__doc__)
+    key.set_defaults(run=cmd_key)
     add_deploy_parsers(commands)
     add_simulate_parser(commands)
     return parser
+
+
+def cmd_key(args: argparse.Namespace) -> int:
+    """Print a new API key (give it to the client) and its SHA-256 (add it to DARKROOM_API_KEY_HASHES)."""
+    from api.access import new_key
+
+    key, digest = new_key()
+    print(f"key:  {key}\nhash: {digest}")
+    return 0
 
 
 def cmd_soak(args: argparse.Namespace) -> int:

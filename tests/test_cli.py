@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from api.access import AccessSettings
 from darkroom.cli import build_parser, main
 
 
@@ -21,7 +23,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("up", "enhance", "sample"):
+    for command in ("up", "enhance", "sample", "simulate", "soak", "key", "deploy"):
         assert command in out
     assert set(build_parser()._subparsers._group_actions[0].choices) >= {"up", "enhance", "sample"}  # type: ignore[union-attr]
 
@@ -58,3 +60,13 @@ def test_enhance_refuses_a_bad_ratio(tmp_path: Path) -> None:
     sample = tmp_path / "x.png"
     main(["sample", str(sample)])
     assert main(["enhance", str(sample), "--ratio", "1000"]) == 2
+
+
+def test_key_prints_a_key_and_the_hash_the_api_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["key"]) == 0
+    fields = {
+        name.rstrip(":"): value for name, value in (line.split() for line in capsys.readouterr().out.splitlines())
+    }
+    assert fields["key"].startswith("drk_")
+    assert hashlib.sha256(fields["key"].encode()).hexdigest() == fields["hash"]
+    assert AccessSettings(key_hashes=(fields["hash"],), require_key=True).key_hashes == (fields["hash"],)
