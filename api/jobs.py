@@ -149,32 +149,10 @@ def result_url(job_id: str, result: JobResult) -> str:
 
 
 def job_document(status: JobStatus, eta: int, note: str | None) -> dict[str, Any]:
-    result = None
+    document = status.public_document()
     if status.result is not None:
-        result = {
-            "url": result_url(status.job_id, status.result),
-            "width": status.result.width,
-            "height": status.result.height,
-            "bytes": status.result.bytes,
-        }
-    error = None if status.error is None else {"code": status.error.code, "message": status.error.message}
-    return {
-        "id": status.job_id,
-        "status": status.state.value,
-        "kind": status.kind.value,
-        "created_at": status.created_at,
-        "updated_at": status.updated_at,
-        "stages": status.stages,
-        "attempts": status.attempts,
-        "worker": status.worker,
-        "ratio": "auto" if status.ratio is None else status.ratio,
-        "ratio_used": status.ratio_used,
-        "method": status.method,
-        "note": note,
-        "eta_seconds": eta,
-        "result": result,
-        "error": error,
-    }
+        document["result"] = {"url": result_url(status.job_id, status.result), **document["result"]}
+    return {**document, "note": note, "eta_seconds": eta}
 
 
 @bp.get("/<job_id>/result")

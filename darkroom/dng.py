@@ -96,6 +96,16 @@ def dark_scene(height: int, width: int, seed: int = 0) -> np.ndarray:
     return out
 
 
+def synthetic_dark_srgb(height: int, width: int, exposure: float = 1 / 100, seed: int = 0) -> np.ndarray:
+    """The dark scene as an 8-bit sRGB photo (HxWx3), under-exposed by ``exposure``, with a little sensor noise."""
+    rng = np.random.default_rng(seed)
+    linear = dark_scene(height, width, seed=seed) * exposure
+    noisy = np.clip(linear + rng.normal(0, 0.002, linear.shape), 0, 1)
+    srgb = np.where(noisy <= 0.0031308, 12.92 * noisy, 1.055 * np.power(noisy, 1 / 2.4) - 0.055)
+    out: np.ndarray = np.round(srgb * 255).astype(np.uint8)
+    return out
+
+
 def synthetic_dark_dng(
     height: int = 512,
     width: int = 768,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
-
 log = logging.getLogger(__name__)
 
 
@@ -72,13 +70,9 @@ def write_sample(path: Path, exposure: float) -> None:
     """A synthetic dark photo: RAW for .dng, else an 8-bit sRGB image Pillow writes."""
     from PIL import Image
 
-    from darkroom.dng import dark_scene, synthetic_dark_dng
+    from darkroom.dng import synthetic_dark_dng, synthetic_dark_srgb
 
     if path.suffix.lower() == ".dng":
         path.write_bytes(synthetic_dark_dng(1536, 2304, exposure=exposure, seed=7))
         return
-    rng = np.random.default_rng(7)
-    linear = dark_scene(768, 1152, seed=7) * exposure
-    noisy = np.clip(linear + rng.normal(0, 0.002, linear.shape), 0, 1)
-    srgb = np.where(noisy <= 0.0031308, 12.92 * noisy, 1.055 * np.power(noisy, 1 / 2.4) - 0.055)
-    Image.fromarray(np.round(srgb * 255).astype(np.uint8)).save(path)
+    Image.fromarray(synthetic_dark_srgb(768, 1152, exposure=exposure, seed=7)).save(path)

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import requests
 from PIL import Image
 
+from darkroom.dng import synthetic_dark_srgb
 from darkroom.local import free_port
 from darkroom.stack import LocalStack, StackConfig
 
@@ -58,9 +58,8 @@ class SoakResult:
 
 def dark_jpeg(seed: int) -> bytes:
     """A small dark photo (640x480), different for each seed."""
-    pixels = np.random.default_rng(seed).integers(0, 24, (480, 640, 3), dtype=np.uint8)
     out = io.BytesIO()
-    Image.fromarray(pixels).save(out, "JPEG", quality=90)
+    Image.fromarray(synthetic_dark_srgb(480, 640, seed=seed)).save(out, "JPEG", quality=90)
     return out.getvalue()
 
 

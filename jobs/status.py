@@ -129,6 +129,26 @@ class JobStatus:
                 del data[name]
         return data
 
+    def public_document(self) -> dict[str, Any]:
+        """What a client may see of the job (no S3 keys, no callback URL): the API's answer and a webhook's body."""
+        result, error = self.result, self.error
+        size = None if result is None else {"width": result.width, "height": result.height, "bytes": result.bytes}
+        return {
+            "id": self.job_id,
+            "status": self.state.value,
+            "kind": self.kind.value,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "stages": self.stages,
+            "attempts": self.attempts,
+            "worker": self.worker,
+            "ratio": "auto" if self.ratio is None else self.ratio,
+            "ratio_used": self.ratio_used,
+            "method": self.method,
+            "result": size,
+            "error": None if error is None else {"code": error.code, "message": error.message},
+        }
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
 

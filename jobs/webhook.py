@@ -173,20 +173,5 @@ def webhook_body(document: Mapping[str, object]) -> bytes:
 
 
 def job_event(status: JobStatus) -> dict[str, object]:
-    """What a callback receives: the job's public status (no S3 keys, no callback URL)."""
-    result = status.result
-    error = status.error
-    return {
-        "id": status.job_id,
-        "status": status.state.value,
-        "kind": status.kind.value,
-        "created_at": status.created_at,
-        "updated_at": status.updated_at,
-        "stages": status.stages,
-        "attempts": status.attempts,
-        "ratio": "auto" if status.ratio is None else status.ratio,
-        "ratio_used": status.ratio_used,
-        "method": status.method,
-        "result": None if result is None else {"width": result.width, "height": result.height, "bytes": result.bytes},
-        "error": None if error is None else {"code": error.code, "message": error.message},
-    }
+    """What a callback receives: the job's public status, as GET /v1/jobs/{id} shows it but without links."""
+    return status.public_document()

@@ -23,20 +23,26 @@ def moto_url() -> Iterator[str]:
     server.stop()
 
 
+def fresh_aws(moto_url: str, prefix: str) -> AwsSettings:
+    """A bucket and queues under new names, created (moto's state is shared by every test of the session)."""
+    suffix = uuid.uuid4().hex[:10]
+    settings = AwsSettings(
+        endpoint_url=moto_url,
+        bucket=f"{prefix}-{suffix}",
+        queue=f"jobs-{suffix}",
+        dead_letter_queue=f"jobs-dlq-{suffix}",
+    )
+    create_resources(settings, visibility_timeout=30, max_receives=2)
+    return settings
+
+
 @pytest.fixture
 def aws(moto_url: str) -> Iterator[AwsSettings]:
     """Settings for a bucket and queues of this test's own, already created.
 
     Afterwards the API's per-host files for that bucket (pool lock, rate limits) are removed from the temp dir.
     """
-    suffix = uuid.uuid4().hex[:10]
-    settings = AwsSettings(
-        endpoint_url=moto_url,
-        bucket=f"darkroom-test-{suffix}",
-        queue=f"jobs-{suffix}",
-        dead_letter_queue=f"jobs-dlq-{suffix}",
-    )
-    create_resources(settings, visibility_timeout=30, max_receives=2)
+    settings = fresh_aws(moto_url, "darkroom-test")
     yield settings
     for path in Path(tempfile.gettempdir()).glob(f"darkroom-pool-{settings.bucket}-*"):
         path.unlink(missing_ok=True)
@@ -46,15 +52,7 @@ def aws(moto_url: str) -> Iterator[AwsSettings]:
 def module_aws(moto_url: str) -> AwsSettings:
     """A bucket and queues shared by one module's tests, for tests that look only at keys of their own
     (making them costs seconds on a busy machine)."""
-    suffix = uuid.uuid4().hex[:10]
-    settings = AwsSettings(
-        endpoint_url=moto_url,
-        bucket=f"darkroom-mod-{suffix}",
-        queue=f"jobs-{suffix}",
-        dead_letter_queue=f"dlq-{suffix}",
-    )
-    create_resources(settings, visibility_timeout=30, max_receives=2)
-    return settings
+    return fresh_aws(moto_url, "darkroom-mod")
 
 
 @pytest.fixture

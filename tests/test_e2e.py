@@ -18,7 +18,7 @@ import pytest
 import requests
 from PIL import Image
 
-from darkroom.dng import synthetic_dark_dng
+from darkroom.dng import synthetic_dark_dng, synthetic_dark_srgb
 from darkroom.local import free_port
 from darkroom.stack import LocalStack, StackConfig
 from jobs.aws import s3_client, sqs_client
@@ -61,12 +61,10 @@ def idle_stack() -> Iterator[LocalStack]:
     stack.stop()
 
 
-def dark_jpeg(width: int = 1152, height: int = 864) -> bytes:
+def dark_jpeg(width: int = 1152, height: int = 864, exposure: float = 1 / 30) -> bytes:
     """About one megapixel, 30x too dark."""
-    y, x = np.mgrid[0:height, 0:width]
-    scene = np.stack([x / width, y / height, 0.5 + 0.5 * np.sin(x / 40.0)], axis=-1)
     buf = io.BytesIO()
-    Image.fromarray(np.clip(scene * 255 / 30, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=95)
+    Image.fromarray(synthetic_dark_srgb(height, width, exposure)).save(buf, "JPEG", quality=95)
     return buf.getvalue()
 
 

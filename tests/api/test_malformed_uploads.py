@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -11,24 +10,14 @@ from flask.testing import FlaskClient
 
 from api import create_app
 from api.settings import ApiSettings
-from darkroom.local import create_resources
 from jobs.settings import AwsSettings
 from tests.api.conftest import bucket_keys, queue_messages, s3_of, sqs_of
 from tests.api.malformed import MALFORMED, Malformed
 
 
 @pytest.fixture(scope="module")
-def corpus_aws(moto_url: str) -> AwsSettings:
-    """One bucket and queue for the whole corpus: each case checks they are still empty."""
-    suffix = uuid.uuid4().hex[:10]
-    aws = AwsSettings(endpoint_url=moto_url, bucket=f"corpus-{suffix}", queue=f"corpus-{suffix}")
-    create_resources(aws)
-    return aws
-
-
-@pytest.fixture(scope="module")
-def corpus_client(corpus_aws: AwsSettings) -> Iterator[FlaskClient]:
-    app = create_app(ApiSettings(aws=corpus_aws), s3=s3_of(corpus_aws), sqs=sqs_of(corpus_aws))
+def corpus_client(module_aws: AwsSettings) -> Iterator[FlaskClient]:
+    app = create_app(ApiSettings(aws=module_aws), s3=s3_of(module_aws), sqs=sqs_of(module_aws))
     app.testing = True
     yield app.test_client()
 
@@ -40,7 +29,7 @@ def test_the_corpus_is_large_and_every_case_is_distinct() -> None:
 
 @pytest.mark.parametrize("case", MALFORMED, ids=[case.name for case in MALFORMED])
 def test_a_malformed_upload_is_refused_and_leaves_nothing_behind(
-    corpus_client: FlaskClient, corpus_aws: AwsSettings, case: Malformed
+    corpus_client: FlaskClient, module_aws: AwsSettings, case: Malformed
 ) -> None:
     response = corpus_client.post("/v1/jobs", data={"image": (io.BytesIO(case.data), case.filename), "ratio": "auto"})
     assert 400 <= response.status_code < 500, (response.status_code, response.get_data(as_text=True))
@@ -49,5 +38,5 @@ def test_a_malformed_upload_is_refused_and_leaves_nothing_behind(
     assert problem["type"].startswith("urn:darkroom:problem:")
     assert problem["status"] == response.status_code
     assert problem["detail"]
-    assert bucket_keys(corpus_aws) == []
-    assert queue_messages(corpus_aws) == 0
+    assert bucket_keys(module_aws) == []
+    assert queue_messages(module_aws) == 0

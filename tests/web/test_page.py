@@ -9,17 +9,14 @@ at rest and with a result go to artifacts/web/ (gitignored).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from darkroom.dng import synthetic_dark_dng
 from darkroom.stack import LocalStack
-from tests.test_e2e import start_stack
+from tests.test_e2e import dark_jpeg, start_stack
 
 pytestmark = pytest.mark.slow
 
@@ -49,14 +46,6 @@ def browser() -> Iterator[sync_api.Browser]:
         browser.close()
 
 
-def dark_jpeg(width: int = 480, height: int = 360) -> bytes:
-    y, x = np.mgrid[0:height, 0:width]
-    scene = np.stack([x / width, y / height, 0.5 + 0.5 * np.sin(x / 20.0)], axis=-1)
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(scene * 255 / 8, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=92)
-    return buf.getvalue()
-
-
 def choose(page: sync_api.Page, name: str, mime: str, data: bytes) -> None:
     page.set_input_files("#file", files=[{"name": name, "mimeType": mime, "buffer": data}])
     page.click("#go")
@@ -83,7 +72,7 @@ def test_the_page_warms_then_brightens_a_jpeg_and_a_dng(stack: LocalStack, brows
     api = stack.config.api_url
     assert ("POST", f"{api}/v1/warm") in sent  # warmed on load, before anything was chosen
 
-    choose(page, "night.jpg", "image/jpeg", dark_jpeg())
+    choose(page, "night.jpg", "image/jpeg", dark_jpeg(480, 360, exposure=1 / 8))
     wait_for_result(page)
     assert "Done" in page.inner_text("#stage")
     assert page.get_attribute("#download", "href") == page.get_attribute("#after", "src")
