@@ -61,8 +61,8 @@ def idle_stack() -> Iterator[LocalStack]:
     stack.stop()
 
 
-def dark_jpeg(width: int = 1152, height: int = 864, exposure: float = 1 / 30) -> bytes:
-    """About one megapixel, 30x too dark."""
+def dark_jpeg(width: int = 1152, height: int = 864, exposure: float = 1 / 100) -> bytes:
+    """About one megapixel, 100x too dark."""
     buf = io.BytesIO()
     Image.fromarray(synthetic_dark_srgb(height, width, exposure)).save(buf, "JPEG", quality=95)
     return buf.getvalue()
