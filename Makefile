@@ -59,12 +59,12 @@ lint: venv
 check: lint test
 
 # checkov pins many packages: it gets a venv of its own (tests/deploy finds it there)
-CHECKOV := .tools/checkov-venv/bin/checkov
+CHECKOV := .venv/checkov/bin/checkov
 tools: $(CHECKOV)
 
 $(CHECKOV):
-	$(PYTHON) -m venv .tools/checkov-venv
-	.tools/checkov-venv/bin/pip install --quiet checkov
+	$(PYTHON) -m venv .venv/checkov
+	.venv/checkov/bin/pip install --quiet checkov
 
 # the deploy artifacts' linters (also run by tests/deploy/test_lint.py)
 lint-deploy: venv tools
@@ -77,4 +77,4 @@ lint-deploy: venv tools
 	docker-compose -f docker-compose.yml config -q
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,7 @@
 """Every deploy artifact passes its linter: cfn-lint, checkov, hadolint, shellcheck, packer fmt, docker-compose.
 
 A test skips only when its tool is not installed (`make tools` installs checkov
-into .tools/checkov-venv; the others come with the dev extra or Debian).
+into .venv/checkov; the others come with the dev extra or Debian).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from tests.deploy.conftest import DOCKERFILES, ROOT, SHELL_SCRIPTS, TEMPLATE
 
 SEARCH_PATH = os.pathsep.join(
-    [str(Path(sys.executable).parent), str(ROOT / ".tools" / "checkov-venv" / "bin"), os.environ.get("PATH", "")]
+    [str(Path(sys.executable).parent), str(ROOT / ".venv" / "checkov" / "bin"), os.environ.get("PATH", "")]
 )
 
 
