@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import random
-import statistics
 import threading
 import time
 from collections import defaultdict
@@ -19,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import requests
 from PIL import Image
 
@@ -195,10 +195,6 @@ def drain(url: str, jobs: list[str], seconds: float, progress: Callable[[str], N
     return {job_id: final.get(job_id, "lost") for job_id in jobs}
 
 
-def percentile(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
-
-
 def report(result: SoakResult) -> str:
     """The soak's numbers as Markdown tables."""
     config = result.config
@@ -216,7 +212,7 @@ def report(result: SoakResult) -> str:
         ms = [s.seconds * 1000 for s in mine]
         limited = sum(s.status == 429 for s in mine)
         failed, unanswered = sum(s.status >= 500 for s in mine), sum(s.status == 0 for s in mine)
-        p50, p95, p99 = (percentile(ms, q) for q in (50, 95, 99))
+        p50, p95, p99 = np.percentile(ms, [50, 95, 99])
         rate = len(mine) / result.elapsed
         lines.append(
             f"| {operation} | {len(mine)} | {rate:.1f} | {p50:.0f} | {p95:.0f} | {p99:.0f} "

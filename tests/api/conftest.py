@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from flask import Flask
 from flask.testing import FlaskClient
@@ -150,3 +151,16 @@ def pool_world(aws: AwsSettings) -> Iterator[PoolWorld]:
         subnets=made.subnets[:2],
     )
     yield PoolWorld(aws, pool, made.ami_id)  # the aws fixture removes the pool's lock and limit files
+
+
+def sign(client: FlaskClient, filename: str, size: int) -> dict[str, Any]:
+    reply = client.post("/v1/uploads", json={"filename": filename, "size": size})
+    assert reply.status_code == 201, reply.get_json()
+    body: dict[str, Any] = reply.get_json()
+    return body
+
+
+def post_to_storage(upload: dict[str, Any], data: bytes, filename: str = "photo") -> None:
+    """What the browser does: a multipart form POST of the fields, then the file, to the presigned URL."""
+    reply = requests.post(upload["url"], data=upload["fields"], files={"file": (filename, data)}, timeout=10)
+    assert reply.status_code in (200, 201, 204), reply.text

@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 import pytest
-import requests
 from flask.testing import FlaskClient
 
 from api import create_app
@@ -24,7 +23,7 @@ from jobs.settings import AwsSettings
 from jobs.store import JobStore
 from jobs.webhook import WebhookSettings
 from tests.api import samples
-from tests.api.conftest import bucket_keys, queue_messages, s3_of, sqs_of
+from tests.api.conftest import bucket_keys, post_to_storage, queue_messages, s3_of, sign, sqs_of
 
 
 @pytest.fixture(scope="module")
@@ -40,19 +39,6 @@ def client(module_aws: AwsSettings) -> FlaskClient:
 
 def keys_of(aws: AwsSettings, upload_id: str) -> list[str]:
     return [key for key in bucket_keys(aws) if upload_id in key]
-
-
-def sign(client: FlaskClient, filename: str, size: int) -> dict[str, Any]:
-    reply = client.post("/v1/uploads", json={"filename": filename, "size": size})
-    assert reply.status_code == 201, reply.get_json()
-    body: dict[str, Any] = reply.get_json()
-    return body
-
-
-def post_to_storage(upload: dict[str, Any], data: bytes, filename: str = "photo") -> None:
-    """What the browser does: a multipart form POST of the fields, then the file, to the presigned URL."""
-    reply = requests.post(upload["url"], data=upload["fields"], files={"file": (filename, data)}, timeout=10)
-    assert reply.status_code in (200, 201, 204), reply.text
 
 
 def submit(client: FlaskClient, upload_id: str, **extra: object) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -21,6 +22,10 @@ from worker.baseline import Baseline
 from worker.frames import RawFrame, SrgbFrame
 from worker.loop import Worker
 from worker.settings import WorkerSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 
 @dataclass
@@ -48,6 +53,14 @@ class Parts:
     dead_letters: JobQueue
     enhancer: CountingBaseline
 
+    @classmethod
+    def of(cls, aws: AwsSettings, s3: S3Client | None = None, sqs: SQSClient | None = None) -> Parts:
+        """The worker's parts on ``aws``'s bucket and queues, through the given clients or new ones."""
+        s3 = s3 if s3 is not None else s3_client(aws)
+        sqs = sqs if sqs is not None else sqs_client(aws)
+        queues = JobQueue.named(sqs, aws.queue), JobQueue.named(sqs, aws.dead_letter_queue)
+        return cls(aws, JobStore(s3, aws.bucket), *queues, CountingBaseline())
+
     def worker(self, **overrides: object) -> Worker:
         fields: dict[str, object] = {
             "aws": self.aws,
@@ -72,14 +85,7 @@ class Parts:
 
 @pytest.fixture
 def parts(aws: AwsSettings) -> Parts:
-    sqs = sqs_client(aws)
-    return Parts(
-        aws=aws,
-        store=JobStore(s3_client(aws), aws.bucket),
-        queue=JobQueue.named(sqs, aws.queue),
-        dead_letters=JobQueue.named(sqs, aws.dead_letter_queue),
-        enhancer=CountingBaseline(),
-    )
+    return Parts.of(aws)
 
 
 def dark_jpeg() -> bytes:

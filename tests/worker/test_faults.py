@@ -8,11 +8,9 @@ from darkroom.faults import Fault, FaultInjector, FaultKind
 from jobs.aws import s3_client, sqs_client
 from jobs.ids import result_key
 from jobs.message import InputKind
-from jobs.queue import JobQueue
 from jobs.settings import AwsSettings
 from jobs.status import JobState
-from jobs.store import JobStore
-from tests.worker.conftest import CountingBaseline, Parts, dark_jpeg
+from tests.worker.conftest import Parts, dark_jpeg
 
 
 def faulty_parts(aws: AwsSettings, *faults: Fault, retries: int = 1) -> tuple[Parts, FaultInjector]:
@@ -25,14 +23,7 @@ def faulty_parts(aws: AwsSettings, *faults: Fault, retries: int = 1) -> tuple[Pa
     s3, sqs = s3_client(aws), sqs_client(aws)
     injector = FaultInjector(list(faults))
     injector.attach(s3, sqs)
-    parts = Parts(
-        aws=aws,
-        store=JobStore(s3, aws.bucket),
-        queue=JobQueue.named(sqs, aws.queue),
-        dead_letters=JobQueue.named(sqs, aws.dead_letter_queue),
-        enhancer=CountingBaseline(),
-    )
-    return parts, injector
+    return Parts.of(aws, s3, sqs), injector
 
 
 def test_a_download_that_fails_through_every_retry_is_retried_later_and_the_job_completes(parts: Parts) -> None:

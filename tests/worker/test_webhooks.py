@@ -15,16 +15,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from jobs.aws import s3_client, sqs_client
 from jobs.ids import new_job_id
 from jobs.message import InputKind
-from jobs.queue import JobQueue
 from jobs.settings import AwsSettings
 from jobs.status import JobError, JobStatus, iso_now
-from jobs.store import JobStore
 from jobs.submit import submit_job
 from jobs.webhook import SIGNATURE_HEADER, WebhookSettings, verify
-from tests.worker.conftest import CountingBaseline, Parts, dark_jpeg
+from tests.worker.conftest import Parts, dark_jpeg
 from worker.webhooks import WebhookSender
 
 SECRET = "webhook-test-secret"
@@ -76,14 +73,7 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(scope="module")
 def parts(module_aws: AwsSettings) -> Parts:
     """One bucket and queue for the module: each test has jobs of its own, and only the last runs a worker."""
-    sqs = sqs_client(module_aws)
-    return Parts(
-        aws=module_aws,
-        store=JobStore(s3_client(module_aws), module_aws.bucket),
-        queue=JobQueue.named(sqs, module_aws.queue),
-        dead_letters=JobQueue.named(sqs, module_aws.dead_letter_queue),
-        enhancer=CountingBaseline(),
-    )
+    return Parts.of(module_aws)
 
 
 def finished_job(parts: Parts, callback_url: str) -> JobStatus:
