@@ -1,4 +1,4 @@
-"""The arrows point one way: api -> jobs <- worker. Checked in fresh interpreters."""
+"""The arrows point one way: api -> jobs <- worker <- training. Checked in fresh interpreters."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ print(" ".join(sorted(name for name in sys.modules if name.split(".")[0] in {for
     ("package", "forbidden"),
     [
         ("api", {"torch", "worker", "darkroom"}),
-        ("worker", {"flask", "api", "darkroom", "werkzeug"}),
+        ("worker", {"flask", "api", "darkroom", "werkzeug", "training"}),
+        ("training", {"flask", "api", "darkroom", "boto3", "botocore"}),
         ("jobs", {"flask", "torch", "api", "worker", "darkroom"}),
     ],
 )
