@@ -8,8 +8,9 @@ Two data sets, both made only of images the trainer never sees (the same
   generator is seeded by the file name, so every run, and every method, sees
   the same pairs; the CFA phase, white balance and noise level are the same
   at every ratio of an image, so only the ratio changes between rows.
-- LOL: held-out real low/normal pairs. Each method runs with the automatic
-  ratio (``auto_ratio``, what a user gets) and with the oracle ratio of the
+- LOL: held-out real low/normal pairs. Each method runs with the light
+  meter's ratio (``meter_ratio``), the automatic one (``auto_ratio``: the
+  learned exposure, what a user gets) and with the oracle ratio of the
   pair (``pair_ratio``, which separates "how bright" from "how good").
 
 A method is a function from the dark input to an sRGB image, so a learned
@@ -34,8 +35,8 @@ import torch
 
 from training.metrics import psnr, ssim
 from training.photos import VAL_FRACTION, is_validation, list_images, lol_pairs, pair_ratio, read_srgb
-from training.synth import RawSynthConfig, rgb_to_cam, synth_raw
-from worker.exposure import auto_ratio
+from training.synth import RawBatch, RawSynthConfig, rgb_to_cam, synth_raw
+from worker.exposure import auto_ratio, meter_ratio
 from worker.frames import Enhancer, RawFrame, SrgbFrame, linear_to_srgb
 
 CROP = 512  # output pixels per side: bounds the time per image
@@ -70,7 +71,7 @@ class Score:
 
     method: str
     dataset: str
-    ratio: str  # "100", "250", "auto" or "oracle"
+    ratio: str  # "100", "250", "meter", "auto" or "oracle"
     image: str
     psnr: float
     ssim: float
@@ -130,16 +131,21 @@ def eval_raw_pair(clean: np.ndarray, name: str, ratio: float, config: RawSynthCo
     photo = torch.from_numpy(np.ascontiguousarray(clean[: clean.shape[0] // 2 * 2, : clean.shape[1] // 2 * 2]))
     generator = torch.Generator().manual_seed(name_seed(name))
     batch = synth_raw(photo.permute(2, 0, 1)[None].double(), generator, config=config or RawSynthConfig(), ratio=ratio)
+    return raw_pair_of(batch, 0)
+
+
+def raw_pair_of(batch: RawBatch, index: int) -> RawPair:
+    """Example ``index`` of a synthetic batch, as numpy arrays."""
     return RawPair(
-        packed=batch.packed[0].float().numpy(),
-        ratio=ratio,
-        target=batch.targets[0].permute(1, 2, 0).float().numpy(),
-        mosaic=batch.mosaic(0).numpy().astype(np.uint16),
-        pattern=batch.patterns[0],
-        white_balance=batch.white_balance[0].float().numpy(),
-        xyz_to_cam=batch.xyz_to_cam[0].numpy(),
-        black_level=int(batch.black_level[0]),
-        white_level=int(batch.white_level[0]),
+        packed=batch.packed[index].float().numpy(),
+        ratio=float(batch.ratio[index]),
+        target=batch.targets[index].permute(1, 2, 0).float().numpy(),
+        mosaic=batch.mosaic(index).numpy().astype(np.uint16),
+        pattern=batch.patterns[index],
+        white_balance=batch.white_balance[index].float().numpy(),
+        xyz_to_cam=batch.xyz_to_cam[index].numpy(),
+        black_level=int(batch.black_level[index]),
+        white_level=int(batch.white_level[index]),
     )
 
 
@@ -212,13 +218,14 @@ def srgb_enhancer(enhancer: Enhancer) -> SrgbMethod:
 def score_lol_pair(
     low_path: Path, normal_path: Path, methods: Mapping[str, SrgbMethod], crop: int = CROP
 ) -> list[Score]:
-    """Every method on one held-out pair, with the automatic and with the oracle ratio.
+    """Every method on one held-out pair, with the meter's, the automatic and the oracle ratio.
 
     Both ratios are measured on the whole pictures (exposure is a property of
     the shot; the crop only bounds the time), then the crops are enhanced.
     """
     low, normal = read_srgb(low_path), read_srgb(normal_path)
-    ratios = {"auto": auto_ratio(SrgbFrame(low)), "oracle": pair_ratio(low, normal)}
+    frame = SrgbFrame(low)
+    ratios = {"meter": meter_ratio(frame), "auto": auto_ratio(frame), "oracle": pair_ratio(low, normal)}
     dark, target = center_crop(low, crop), center_crop(normal, crop)
     scores = []
     for mode, ratio in ratios.items():

@@ -146,9 +146,9 @@ def test_lol_rows_are_labelled_by_ratio_mode_and_the_oracle_ratio_fits_the_pair(
         return baseline.enhance_srgb(SrgbFrame(rgb), ratio)
 
     scores = score_lol_pair(low, normal, {"baseline": spy}, crop=0)
-    assert [(s.ratio, s.dataset) for s in scores] == [("auto", LOL_DATASET), ("oracle", LOL_DATASET)]
-    assert seen["call1"] == pytest.approx(20.0, rel=0.1)  # the fixture's low pictures have 20x less light
-    assert scores[1].psnr > 25.0  # noise-free darkening, undone at the right ratio
+    assert [(s.ratio, s.dataset) for s in scores] == [(mode, LOL_DATASET) for mode in ("meter", "auto", "oracle")]
+    assert seen["call2"] == pytest.approx(20.0, rel=0.1)  # the fixture's low pictures have 20x less light
+    assert scores[2].psnr > 25.0  # noise-free darkening, undone at the right ratio
 
 
 def test_the_table_has_a_row_per_method_data_set_and_ratio(data: Path, models: tuple[Path, Path]) -> None:
@@ -157,7 +157,7 @@ def test_the_table_has_a_row_per_method_data_set_and_ratio(data: Path, models: t
     groups = [(row.dataset, row.ratio, row.method) for row in rows]
     assert groups == [
         *((RAW_DATASET, ratio, method) for ratio in ("100", "250", "300") for method in ("sid", "baseline", "libraw")),
-        *((LOL_DATASET, mode, method) for mode in ("auto", "oracle") for method in ("sid-srgb", "baseline")),
+        *((LOL_DATASET, mode, method) for mode in ("auto", "meter", "oracle") for method in ("sid-srgb", "baseline")),
     ]
     assert {row.count for row in rows if row.dataset == RAW_DATASET} == {4}  # 2 clean + 2 LOL normal pictures
     assert {row.count for row in rows if row.dataset == LOL_DATASET} == {2}

@@ -12,7 +12,7 @@ from darkroom.dng import dark_scene, dng_bytes, mosaic_from_linear_rgb, syntheti
 from jobs.message import InputKind
 from worker.baseline import Baseline, interleave, roll_off
 from worker.decode import decode
-from worker.exposure import auto_ratio
+from worker.exposure import meter_ratio
 from worker.frames import RawFrame, SrgbFrame, linear_to_srgb, srgb_to_linear
 
 LUMA = np.array([0.2126, 0.7152, 0.0722])
@@ -120,35 +120,35 @@ def scene_with_mean(mean: float) -> np.ndarray:
     return np.asarray(scene * (mean / luminance(scene).mean()))
 
 
-def test_auto_ratio_undoes_a_100x_darkening() -> None:
-    ratio = auto_ratio(raw_frame(dng_of(scene_with_mean(0.18) / 100)))
+def test_the_meter_undoes_a_100x_darkening() -> None:
+    ratio = meter_ratio(raw_frame(dng_of(scene_with_mean(0.18) / 100)))
     assert 60 < ratio < 160
-    noisy = auto_ratio(raw_frame(synthetic_dark_dng(128, 192, exposure=1 / 100)))  # dark_scene itself is bright
+    noisy = meter_ratio(raw_frame(synthetic_dark_dng(128, 192, exposure=1 / 100)))  # dark_scene itself is bright
     assert 20 < noisy < 100
 
 
-def test_auto_ratio_leaves_a_well_exposed_frame_alone() -> None:
-    assert auto_ratio(raw_frame(dng_of(scene_with_mean(0.25)))) == pytest.approx(1.0)
-    assert auto_ratio(SrgbFrame(linear_to_srgb(scene_with_mean(0.25)))) == pytest.approx(1.0)
+def test_the_meter_leaves_a_well_exposed_frame_alone() -> None:
+    assert meter_ratio(raw_frame(dng_of(scene_with_mean(0.25)))) == pytest.approx(1.0)
+    assert meter_ratio(SrgbFrame(linear_to_srgb(scene_with_mean(0.25)))) == pytest.approx(1.0)
 
 
-def test_auto_ratio_on_srgb_linearises_first() -> None:
-    ratio = auto_ratio(SrgbFrame(linear_to_srgb(scene_with_mean(0.18) / 50)))
+def test_the_meter_on_srgb_linearises_first() -> None:
+    ratio = meter_ratio(SrgbFrame(linear_to_srgb(scene_with_mean(0.18) / 50)))
     assert 35 < ratio < 70  # the encoded mean is far above 0.18 / 50: without linearising this would be ~10
 
 
-def test_auto_ratio_is_not_held_back_by_a_lamp() -> None:
+def test_the_meter_is_not_held_back_by_a_lamp() -> None:
     linear = np.full((64, 96, 3), 0.0018, dtype=np.float32)
     linear[:4, :4] = 1.0  # a lamp, 0.3% of the frame
-    assert auto_ratio(SrgbFrame(linear_to_srgb(linear))) > 80
+    assert meter_ratio(SrgbFrame(linear_to_srgb(linear))) > 80
 
 
-def test_auto_ratio_does_not_blow_out_a_lit_subject() -> None:
+def test_the_meter_does_not_blow_out_a_lit_subject() -> None:
     linear = np.zeros((100, 100, 3), dtype=np.float32)
     linear[:10] = 0.01  # a lit subject on 10% of a black frame: the mean alone would ask for 180
-    assert auto_ratio(SrgbFrame(linear_to_srgb(linear))) <= 101
+    assert meter_ratio(SrgbFrame(linear_to_srgb(linear))) <= 101
 
 
-def test_auto_ratio_is_clamped() -> None:
-    assert auto_ratio(SrgbFrame(np.zeros((8, 8, 3), dtype=np.float32))) == 300.0
-    assert auto_ratio(SrgbFrame(np.ones((8, 8, 3), dtype=np.float32))) == 1.0
+def test_the_meter_is_clamped() -> None:
+    assert meter_ratio(SrgbFrame(np.zeros((8, 8, 3), dtype=np.float32))) == 300.0
+    assert meter_ratio(SrgbFrame(np.ones((8, 8, 3), dtype=np.float32))) == 1.0
