@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from api.access import AccessSettings
-from api.capacity.settings import PoolSettings
 from jobs.settings import AwsSettings, SettingsError, env_float, env_int
 from jobs.webhook import WebhookSettings
+from pool.settings import PoolSettings
 
 MIB = 1024 * 1024
 # A request waits through botocore's retries before it can answer 503: two (about 1.5 s of backoff) keep

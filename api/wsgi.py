@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from api import create_app
+from api.app import create_app
 from api.settings import ApiSettings
 
 logging.basicConfig(

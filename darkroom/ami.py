@@ -1,7 +1,7 @@
 """Rebuilding the worker AMI: run Packer, read its manifest, point the launcher's SSM parameter at the new image.
 
 Nothing is redeployed: the API reads the parameter at each launch
-(api/capacity/ec2.py), so the next worker it launches boots the new AMI.
+(pool/ec2.py), so the next worker it launches boots the new AMI.
 Packer's manifest post-processor (ami/packer.pkr.hcl) records every build it
 ran; the one of its last run is the one to publish.
 """

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.exceptions import ClientError, WaiterError
 
-from api.capacity.settings import PoolSettings
 from jobs.aws import client_options
 from jobs.settings import AwsSettings
+from pool.settings import PoolSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -36,7 +36,7 @@ EXPIRE_AFTER_DAYS = 7
 # the bucket policy is skipped, and the bucket's public access block and lifecycle rules are not set.
 NOT_APPLIED_BY_MOTO = ("AWS::S3::BucketPolicy", "AWS::S3::Bucket PublicAccessBlockConfiguration/LifecycleConfiguration")
 
-# stack output -> the API's variable (api/settings.py, api/capacity/settings.py)
+# stack output -> the API's variable (api/settings.py, pool/settings.py)
 OUTPUT_VARIABLES = {
     "BucketName": "DARKROOM_BUCKET",
     "QueueName": "DARKROOM_QUEUE",

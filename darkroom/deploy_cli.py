@@ -16,8 +16,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from api.capacity.settings import PoolSettings
 from jobs.settings import AwsSettings
+from pool.settings import PoolSettings
 
 # darkroom.deploy loads boto3: each command imports it when it runs, so `darkroom --help` stays quick.
 

@@ -22,10 +22,10 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from api.capacity.settings import PoolSettings
 from darkroom.deploy import LEASE_SECONDS, MAX_RECEIVES, StackSpec, cloudformation_client, deploy
 from jobs.aws import ec2_client, s3_client, sqs_client, ssm_client
 from jobs.settings import AwsSettings
+from pool.settings import PoolSettings
 
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import requests
 
-from api.capacity.settings import PoolSettings
 from darkroom.fleet import Fleet, FleetConfig
 from darkroom.local import (
     AMI_PARAMETER,
@@ -40,6 +39,7 @@ from darkroom.local import (
 )
 from jobs.aws import ec2_client
 from jobs.settings import AwsSettings
+from pool.settings import PoolSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class PoolConfig:
     chaos_notice_seconds: float = 10.0  # the spot notice chaos gives before reclaiming
 
     def api_env(self, resources: PoolResources) -> dict[str, str]:
-        """What the API reads to launch into this pool (api/capacity/settings.py)."""
+        """What the API reads to launch into this pool (pool/settings.py)."""
         return {
             "DARKROOM_POOL_ENABLED": "true",
             "DARKROOM_POOL": self.name,

@@ -1,4 +1,4 @@
-"""The arrows point one way: api -> jobs <- worker. Checked in fresh interpreters."""
+"""The arrows point one way: api -> pool -> jobs <- worker, darkroom on top. Checked in fresh interpreters."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ print(" ".join(sorted(name for name in sys.modules if name.split(".")[0] in {for
     ("package", "forbidden"),
     [
         ("api", {"torch", "worker", "darkroom"}),
+        ("pool", {"flask", "werkzeug", "torch", "api", "worker", "darkroom"}),
         ("worker", {"flask", "api", "darkroom", "werkzeug"}),
         ("jobs", {"flask", "torch", "api", "worker", "darkroom"}),
     ],

@@ -40,7 +40,7 @@ from jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 
-JOBS_PER_WORKER = 4  # the API's default (api/capacity/settings.py)
+JOBS_PER_WORKER = 4  # the API's default (pool/settings.py)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The spot pool as a discrete-event simulation (SimPy), following the real system's policy.
 
-- On every submit the API runs the scaling rule (``api.capacity.rule``, the
+- On every submit the API runs the scaling rule (``pool.rule``, the
   same function the real provider calls) on visible + in-flight messages and
   the workers ready, busy or booting; on a page-load warm call it asks for at
   least one. The hard maximum counts draining workers too. ``min_workers``
@@ -26,11 +26,11 @@ import numpy as np
 import simpy
 from simpy.resources.store import StoreGet
 
-from api.capacity.rule import PoolCounts, workers_to_launch
 from darkroom.simulate.arrivals import Trace
 from darkroom.simulate.outcome import Outcome, WorkerLog
 from darkroom.simulate.service import boot_sample, presampled, service_samples
 from darkroom.simulate.tables import BootTime, ServiceTime
+from pool.rule import PoolCounts, workers_to_launch
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from jobs.message import InputKind
 from jobs.settings import AwsSettings
 from jobs.status import JobError, JobResult, JobStatus, iso_now
 from jobs.store import JobStore
-from tests.api.conftest import s3_of
+from tests.support.aws import s3_of
 
 
 def test_a_done_status_is_read_from_s3_once_then_from_the_cache(client: FlaskClient, aws: AwsSettings) -> None:

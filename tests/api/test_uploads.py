@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from api import create_app
+from api.app import create_app
 from api.problems import Problem
 from api.settings import ApiSettings
 from api.uploads import take_checked
@@ -23,7 +23,8 @@ from jobs.settings import AwsSettings
 from jobs.store import JobStore
 from jobs.webhook import WebhookSettings
 from tests.api import samples
-from tests.api.conftest import bucket_keys, post_to_storage, queue_messages, s3_of, sign, sqs_of
+from tests.api.conftest import post_to_storage, sign
+from tests.support.aws import bucket_keys, queue_messages, s3_of, sqs_of
 
 
 @pytest.fixture(scope="module")

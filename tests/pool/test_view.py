@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from api.capacity.book import LaunchOutcome, Measured, Slot
-from api.capacity.ec2 import Instance, iso
-from api.capacity.note import waiting_note
-from api.capacity.reaper import plan_reaping, remember
-from api.capacity.settings import PoolSettings
-from api.capacity.view import Observation, Phase, PoolView, build_view
-from api.eta import PoolEta, eta_seconds, poll_after_seconds
 from jobs.pool import WorkerRecord, WorkerState
 from jobs.queue import QueueDepth
-from jobs.status import JobState
+from pool.book import LaunchOutcome, Measured, Slot
+from pool.ec2 import Instance, iso
+from pool.note import waiting_note
+from pool.reaper import plan_reaping, remember
+from pool.settings import PoolSettings
+from pool.view import Observation, Phase, PoolView, build_view
 
 NOW = datetime(2026, 11, 21, 19, 0, 0, tzinfo=UTC)
 SETTINGS = PoolSettings(enabled=True, name="p", max_workers=3, boot_timeout_seconds=600, stale_record_seconds=120)
@@ -121,24 +119,6 @@ def test_notes_say_why_a_job_waits() -> None:
     assert str(waiting_note(view_of([], last_launch=broken), 0)).startswith("cannot launch a worker: InvalidLaunch")
     ready = view_of([instance(1)], [record(1, WorkerState.READY)], last_launch=failed)
     assert waiting_note(ready, ahead=0) is None
-
-
-def test_eta_adds_the_rest_of_a_boot_and_shares_the_queue_among_workers() -> None:
-    depth = QueueDepth(visible=7, in_flight=0)  # six ahead
-    booting = PoolEta(working=0, booting=1, booting_for=30, boot_seconds=90)
-    assert eta_seconds(JobState.QUEUED, 10, depth, 0, booting) == 60 + 70
-    assert (
-        eta_seconds(JobState.QUEUED, 10, depth, 0, PoolEta(3, 0, 0, 90)) == 30
-    )  # 6 ahead over 3 workers, then its own
-    overdue = PoolEta(working=0, booting=1, booting_for=500, boot_seconds=90)
-    assert eta_seconds(JobState.QUEUED, 10, QueueDepth(1, 0), 0, overdue) == 5 + 10
-    nothing = PoolEta(working=0, booting=0, booting_for=0, boot_seconds=90)
-    assert eta_seconds(JobState.QUEUED, 10, QueueDepth(1, 0), 0, nothing) == 100
-    assert eta_seconds(JobState.DONE, 10, depth, 0, booting) == 0
-
-
-def test_retry_after_follows_the_eta() -> None:
-    assert [poll_after_seconds(eta) for eta in (0, 3, 20, 130, 1000)] == [1, 1, 10, 15, 15]
 
 
 def test_reaper_terminates_what_never_became_ready_and_what_went_silent() -> None:

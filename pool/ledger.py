@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from api.capacity.hours import Run, ledger_days, utc_day
 from jobs.aws import AWS_ERRORS, error_code, unavailable
 from jobs.pool import check_instance_id
 from jobs.status import parse_iso
 from jobs.store import CONFLICT_CODES, MISSING_CODES, JobStore
+from pool.hours import Run, ledger_days, utc_day
 
 log = logging.getLogger(__name__)
 

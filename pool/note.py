@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from api.capacity.book import LaunchOutcome
-from api.capacity.view import Phase, PoolView
+from pool.book import LaunchOutcome
+from pool.view import Phase, PoolView
 
 
 def plural(count: int, word: str) -> str:

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from api.capacity.settings import PoolSettings
 from jobs.aws import AWS_ERRORS, error_code, unavailable
 from jobs.pool import POOL_TAG
+from pool.settings import PoolSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from api.capacity.ec2 import ON_DEMAND, SPOT, Ec2Pool, LaunchFailed
-from api.capacity.settings import PoolSettings
 from jobs.pool import POOL_TAG
-from tests.api.conftest import PoolWorld
+from pool.ec2 import ON_DEMAND, SPOT, Ec2Pool, LaunchFailed
+from pool.settings import PoolSettings
+from tests.support.aws import PoolWorld
 
 CAPACITY: Any = {"Code": "InsufficientInstanceCapacity", "Message": "There is no Spot capacity available."}
 

@@ -13,13 +13,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from api.capacity.book import LaunchOutcome, Measured, Slot
-from api.capacity.ec2 import Instance, iso
-from api.capacity.rule import PoolCounts
-from api.capacity.settings import PoolSettings
 from jobs.pool import WorkerRecord, WorkerState
 from jobs.queue import QueueDepth
 from jobs.status import parse_iso
+from pool.book import LaunchOutcome, Measured, Slot
+from pool.ec2 import Instance, iso
+from pool.rule import PoolCounts
+from pool.settings import PoolSettings
 
 CLAIM_GRACE_SECONDS = 300  # a slot claimed this long ago with no instance seen is a launch that died
 

@@ -25,18 +25,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from api.capacity.book import LaunchOutcome, PoolBook, Slot
-from api.capacity.ec2 import Ec2Pool, Instance, Launched, LaunchFailed, iso
-from api.capacity.hours import Run, cap_reached, ended_at, hours_today, with_unrecorded
-from api.capacity.ledger import HoursLedger
-from api.capacity.lock import host_lock
-from api.capacity.reaper import plan_reaping, remember
-from api.capacity.rule import workers_to_launch
-from api.capacity.settings import PoolSettings
-from api.capacity.view import Observation, PoolView, build_view, free_slots
 from jobs.aws import ServiceUnavailable
 from jobs.queue import JobQueue
 from jobs.store import JobStore
+from pool.book import LaunchOutcome, PoolBook, Slot
+from pool.ec2 import Ec2Pool, Instance, Launched, LaunchFailed, iso
+from pool.hours import Run, cap_reached, ended_at, hours_today, with_unrecorded
+from pool.ledger import HoursLedger
+from pool.lock import host_lock
+from pool.reaper import plan_reaping, remember
+from pool.rule import workers_to_launch
+from pool.settings import PoolSettings
+from pool.view import Observation, PoolView, build_view, free_slots
 
 log = logging.getLogger(__name__)
 

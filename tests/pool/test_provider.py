@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from api.capacity.book import LAST_LAUNCH_KEY, PoolBook, slot_key
-from api.capacity.ec2 import Ec2Pool, iso
-from api.capacity.lock import lock_path
-from api.capacity.note import waiting_note
-from api.capacity.provider import Provider
-from api.capacity.view import Phase
 from jobs.pool import WorkerRecord, WorkerState
 from jobs.queue import JobQueue
 from jobs.status import iso_now
 from jobs.store import JobStore
-from tests.api.conftest import PoolWorld, bucket_keys, s3_of, sqs_of
+from pool.book import LAST_LAUNCH_KEY, PoolBook, slot_key
+from pool.ec2 import Ec2Pool, iso
+from pool.hours import Run, hours_today, utc_day
+from pool.ledger import run_key
+from pool.lock import lock_path
+from pool.note import waiting_note
+from pool.provider import Provider
+from pool.view import Phase
+from tests.support.aws import PoolWorld, bucket_keys, s3_of, sqs_of
 
 
 def provider_for(world: PoolWorld, **overrides: Any) -> Provider:
@@ -209,3 +211,26 @@ def test_an_instance_that_went_away_frees_its_slot_for_the_next_launch_at_once(p
     assert second.instance_id != first.instance_id
     (slot,) = provider.book.slots()
     assert (slot.index, slot.instance_id) == (0, second.instance_id)
+
+
+def test_a_launch_is_ledgered_and_still_counted_after_the_reaper_forgets_its_worker(pool_world: PoolWorld) -> None:
+    provider = provider_for(pool_world, daily_instance_hours=100)
+    view = provider.ensure_capacity(warm=True)
+    (worker,) = view.workers
+    assert view.hours_today == 0  # read before the launch: nothing had run today
+    (run,) = provider.ledger.runs(provider.observe().now)
+    assert (run.instance_id, run.ended_at) == (worker.instance_id, None)
+    assert run_key(utc_day(datetime.fromisoformat(run.launched_at)), run.instance_id) in bucket_keys(pool_world.aws)
+
+    stopped_at = iso_now()  # the worker idled out, wrote its last record and powered off
+    provider.store.write_worker(WorkerRecord(worker.instance_id, WorkerState.STOPPED, run.launched_at, stopped_at))
+    pool_world.ec2.terminate_instances(InstanceIds=[worker.instance_id])
+    assert provider.reap(provider.observe())
+    assert provider.store.read_workers() == [] and slot_keys(pool_world) == []
+
+    seen = provider.observe()
+    (ended,) = provider.ledger.runs(seen.now)
+    assert ended == Run(run.instance_id, run.launched_at, stopped_at)
+    assert provider.hours_used(seen) == hours_today([ended], seen.now) > 0  # counted, once, from the ledger alone
+    assert not provider.ledger.end(run.instance_id, run.launched_at, iso_now())  # the first end stays
+    assert provider.ledger.runs(seen.now) == [ended]

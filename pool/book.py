@@ -22,9 +22,9 @@ import re
 import socket
 from dataclasses import asdict, dataclass, fields, replace
 
-from api.capacity.ec2 import Launched
 from jobs.aws import AWS_ERRORS, error_code, unavailable
 from jobs.store import CONFLICT_CODES, MISSING_CODES, JobStore
+from pool.ec2 import Launched
 
 SLOT_PREFIX = "pool/slots/"
 SLOT_KEY = re.compile(r"pool/slots/(\d{1,4})\.json")

@@ -1,4 +1,7 @@
-"""The spot pool, API side: launch EC2 workers on demand, within a hard maximum, and reap the ones that fail.
+"""The spot pool: launch EC2 workers on demand, within a hard maximum, and reap the ones that fail.
+
+Used by the API (after each submit and on warm), the local stack, the deploy
+tools and the simulator. Imports jobs only: never flask, torch, api or worker.
 
 settings  PoolSettings (DARKROOM_POOL_* and friends)
 rule      the scaling rule (pure)

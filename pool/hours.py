@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 
-from api.capacity.ec2 import Instance, iso
 from jobs.pool import WorkerRecord, WorkerState
 from jobs.status import parse_iso
+from pool.ec2 import Instance, iso
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,9 @@ import itertools
 
 import pytest
 
-from api.capacity.rule import PoolCounts, desired_workers, workers_to_launch
-from api.capacity.settings import PoolSettings
-from api.settings import ApiSettings
 from jobs.settings import SettingsError
+from pool.rule import PoolCounts, desired_workers, workers_to_launch
+from pool.settings import PoolSettings
 
 
 def counts(
@@ -62,7 +61,7 @@ def test_never_more_than_the_maximum_whatever_the_demand() -> None:
 
 
 def test_pool_settings_from_env() -> None:
-    settings = ApiSettings.from_env(
+    settings = PoolSettings.from_env(
         {
             "DARKROOM_POOL_ENABLED": "1",
             "DARKROOM_POOL": "night",
@@ -77,7 +76,7 @@ def test_pool_settings_from_env() -> None:
             "DARKROOM_BOOT_TIMEOUT": "300",
             "DARKROOM_WARM_PER_MINUTE": "2",
         }
-    ).pool
+    )
     assert (settings.enabled, settings.name, settings.max_workers, settings.jobs_per_worker) == (True, "night", 7, 2)
     assert (settings.launch_template, settings.ami_parameter) == ("lt", "/ami")
     assert settings.instance_types == ("g5.xlarge", "g4dn.xlarge")
@@ -87,7 +86,7 @@ def test_pool_settings_from_env() -> None:
 
 
 def test_pool_defaults_keep_ec2_out_of_a_static_setup() -> None:
-    settings = ApiSettings.from_env({}).pool
+    settings = PoolSettings.from_env({})
     assert settings == PoolSettings()
     assert not settings.enabled
     assert settings.instance_types == ("g6.xlarge", "g5.xlarge", "g4dn.xlarge")
@@ -97,4 +96,4 @@ def test_pool_defaults_keep_ec2_out_of_a_static_setup() -> None:
 @pytest.mark.parametrize("env", [{"DARKROOM_MAX_WORKERS": "0"}, {"DARKROOM_POOL_ENABLED": "maybe"}])
 def test_bad_pool_settings_are_refused(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError):
-        ApiSettings.from_env(env)
+        PoolSettings.from_env(env)

@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from api.capacity.book import LaunchOutcome
-from api.capacity.ec2 import Instance
-from api.capacity.hours import Run, cap_reached, ended_at, hours_today, ledger_days, with_unrecorded
-from api.capacity.note import waiting_note
-from api.capacity.settings import PoolSettings
 from jobs.pool import WorkerRecord, WorkerState
 from jobs.settings import SettingsError
-from tests.api.test_capacity_view import view_of
+from pool.book import LaunchOutcome
+from pool.ec2 import Instance
+from pool.hours import Run, cap_reached, ended_at, hours_today, ledger_days, with_unrecorded
+from pool.note import waiting_note
+from pool.settings import PoolSettings
+from tests.pool.test_view import view_of
 
 NOW = datetime(2026, 11, 21, 6, 0, 0, tzinfo=UTC)  # six hours into the day
 

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from api.capacity.book import Measured, Slot
-from api.capacity.ec2 import Instance
-from api.capacity.settings import PoolSettings
-from api.capacity.view import Observation, free_slots, is_stale, seconds_between
 from jobs.pool import WorkerRecord
+from pool.book import Measured, Slot
+from pool.ec2 import Instance
+from pool.settings import PoolSettings
+from pool.view import Observation, free_slots, is_stale, seconds_between
 
 EWMA_WEIGHT = 0.3  # how much one departed worker moves the remembered times
 
