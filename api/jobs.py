@@ -83,7 +83,9 @@ def result_url(job_id: str, result: JobResult) -> str:
     urls = services().result_urls
     url = urls.get(result.key)
     if url is None:
-        url = services().store.presigned_get(result.key, api_settings().result_url_expiry, f"darkroom-{job_id}.jpg")
+        url = services().store.bucket.presigned_get(
+            result.key, api_settings().result_url_expiry, f"darkroom-{job_id}.jpg"
+        )
         urls.remember(result.key, url)
     return url
 

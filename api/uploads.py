@@ -33,10 +33,10 @@ from api.problems import Problem
 from api.services import api_settings, services
 from api.submission import inspect, log_submitted, read_callback_url, read_ratio
 from api.validate import MAGIC_BYTES, has_image_magic
-from jobs.aws import ServiceUnavailable
-from jobs.ids import UPLOAD_EXTENSIONS, incoming_key, is_job_id, new_job_id, status_key, ticket_key, upload_key
+from jobs.aws import Conflict, NotFound, ServiceUnavailable
+from jobs.ids import UPLOAD_EXTENSIONS, incoming_key, is_job_id, new_job_id, ticket_key, upload_key
 from jobs.status import JobStatus
-from jobs.store import JobStore, StatusConflict
+from jobs.store import JobStore
 from jobs.submit import enqueue_stored
 
 log = logging.getLogger(__name__)
@@ -84,9 +84,9 @@ def create_upload() -> tuple[Response, int]:
     upload_id = new_job_id()
     key = incoming_key(upload_id, ext)
     store, expiry = services().store, api_settings().upload_url_expiry
-    url, fields = store.presigned_post(key, size, expiry)
+    url, fields = store.bucket.presigned_post(key, size, expiry)
     ticket = {"key": key, "ext": ext, "size": size, "filename": body["filename"]}
-    store.put_json(ticket_key(upload_id), json.dumps(ticket).encode())
+    store.bucket.write(ticket_key(upload_id), json.dumps(ticket).encode())
     log.info("upload %s signed: %s, %d bytes", upload_id, key, size)
     return jsonify({"id": upload_id, "url": url, "fields": fields, "expires_in": expiry}), 201
 
@@ -98,7 +98,7 @@ def read_ticket(store: JobStore, upload_id: object) -> tuple[str, dict[str, Any]
     assert isinstance(upload_id, str)
     body = store.get(ticket_key(upload_id))
     if body is None:
-        if store.exists(status_key(upload_id)):
+        if store.read_status(upload_id) is not None:
             raise Problem(409, "upload-used", "Upload Already Used", "this upload has already been submitted as a job")
         raise Problem(404, "upload-not-found", "Upload Not Found", "there is no such upload, or it expired")
     ticket: dict[str, Any] = json.loads(body)
@@ -108,7 +108,7 @@ def read_ticket(store: JobStore, upload_id: object) -> tuple[str, dict[str, Any]
 def refuse(store: JobStore, upload_id: str, key: str, problem: Problem) -> Problem:
     """Delete an upload that failed its check (and its ticket) and return the problem to answer."""
     for doomed in (key, ticket_key(upload_id)):
-        store.delete(doomed)
+        store.bucket.delete(doomed)
     log.info("upload %s refused and deleted: %s", upload_id, problem.detail)
     return problem
 
@@ -116,29 +116,33 @@ def refuse(store: JobStore, upload_id: str, key: str, problem: Problem) -> Probl
 def check_stored(store: JobStore, upload_id: str, ticket: dict[str, Any]) -> tuple[bytes, str, str]:
     """The stored upload's bytes, key and ETag once its size and magic bytes pass; reads the whole file last."""
     key, signed = str(ticket["key"]), int(ticket["size"])
-    size = store.size(key)
-    if size is None:
+    try:
+        size = store.bucket.size(key)
+    except NotFound:
         raise Problem(
             409, "upload-missing", "Upload Missing", "nothing was uploaded yet; POST the file to the url first"
-        )
+        ) from None
     if size != signed:
         detail = f"the stored file is {size:,} bytes but the upload was signed for {signed:,}"
         raise refuse(store, upload_id, key, Problem(422, "upload-size-mismatch", "Upload Size Mismatch", detail))
-    head = store.head(key, MAGIC_BYTES) or b""
-    if not has_image_magic(head):
-        detail = "not a JPEG, PNG, TIFF or camera RAW file (judged by its content, not its name)"
-        raise refuse(store, upload_id, key, Problem(415, "unsupported-media-type", "Unsupported Media Type", detail))
-    found = store.get_tagged(key)
-    if found is None:
-        raise Problem(409, "upload-missing", "Upload Missing", "the uploaded file is gone; upload it again")
-    return found[0], key, found[1]
+    try:
+        head = store.bucket.read(key, first=MAGIC_BYTES).body
+        if not has_image_magic(head):
+            detail = "not a JPEG, PNG, TIFF or camera RAW file (judged by its content, not its name)"
+            raise refuse(
+                store, upload_id, key, Problem(415, "unsupported-media-type", "Unsupported Media Type", detail)
+            )
+        found = store.bucket.read(key)
+    except NotFound:
+        raise Problem(409, "upload-missing", "Upload Missing", "the uploaded file is gone; upload it again") from None
+    return found.body, key, found.etag
 
 
 def take_checked(store: JobStore, upload_id: str, incoming: str, ext: str, etag: str) -> str:
     """Copy the checked version to the job's own key; refuse if the upload changed after it was checked."""
     key = upload_key(upload_id, ext)
-    if store.copy(incoming, key) != etag:
-        store.delete(key)
+    if store.bucket.copy(incoming, key) != etag:
+        store.bucket.delete(key)
         detail = "the uploaded file changed while it was being checked; upload it again"
         raise refuse(store, upload_id, incoming, Problem(409, "upload-changed", "Upload Changed", detail))
     return key
@@ -157,11 +161,11 @@ def submit_upload(body: dict[str, Any]) -> JobStatus:
     key = take_checked(store, upload_id, incoming, str(ticket["ext"]), etag)
     try:
         status = enqueue_stored(store, queue, upload_id, key, info.kind, ratio, callback_url)
-    except StatusConflict:
+    except Conflict:
         raise Problem(409, "upload-used", "Upload Already Used", "this upload has already been submitted") from None
     for spent in (ticket_key(upload_id), incoming):
         try:  # the job is queued: what is left behind only expires with the bucket's lifecycle rules
-            store.delete(spent)
+            store.bucket.delete(spent)
         except ServiceUnavailable as exc:
             log.warning("upload %s: could not delete %s: %s", upload_id, spent, exc)
     log_submitted(status, info, len(data))

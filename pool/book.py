@@ -9,9 +9,8 @@ when its instance is terminated or found gone, with ``If-Match`` on the ETag
 it was read with, so a slot claimed again in between is never deleted.
 
 Other keys under ``pool/``: ``last-launch.json``, ``measured.json`` and the
-usage ledger ``hours/{day}/{instance}.json`` (``ledger``).
-
-botocore errors are translated to ``ServiceUnavailable`` here.
+usage ledger ``hours/{day}/{instance}.json`` (``ledger``). S3 is reached
+through ``jobs.bucket``, which raises ``ServiceUnavailable`` for what fails.
 """
 
 from __future__ import annotations
@@ -22,15 +21,14 @@ import re
 import socket
 from dataclasses import asdict, dataclass, fields, replace
 
-from jobs.aws import AWS_ERRORS, error_code, unavailable
-from jobs.store import CONFLICT_CODES, MISSING_CODES, JobStore
+from jobs.aws import Conflict, NotFound
+from jobs.bucket import Bucket
 from pool.ec2 import Launched
 
 SLOT_PREFIX = "pool/slots/"
 SLOT_KEY = re.compile(r"pool/slots/(\d{1,4})\.json")
 LAST_LAUNCH_KEY = "pool/last-launch.json"
 MEASURED_KEY = "pool/measured.json"
-TAKEN_CODES = CONFLICT_CODES  # a conditional write lost: another process has the slot
 
 
 def slot_key(index: int) -> str:
@@ -94,78 +92,52 @@ def owner() -> str:
 
 
 class PoolBook:
-    def __init__(self, store: JobStore) -> None:
-        self.store = store
-        self.s3 = store.s3
-        self.bucket = store.bucket
+    def __init__(self, bucket: Bucket) -> None:
+        self.bucket = bucket
 
     def slots(self) -> list[Slot]:
-        keys = self.store.list_keys(SLOT_PREFIX, "the pool's slots")
-        found = (self._read_slot(key) for key in keys if SLOT_KEY.fullmatch(key))
-        return sorted((slot for slot in found if slot is not None), key=lambda slot: slot.index)
-
-    def _read_slot(self, key: str) -> Slot | None:
-        try:
-            reply = self.s3.get_object(Bucket=self.bucket, Key=key)
-            return Slot.from_json(reply["Body"].read(), reply["ETag"])
-        except AWS_ERRORS as exc:
-            if error_code(exc) in MISSING_CODES:  # released since it was listed
-                return None
-            raise unavailable(f"reading s3://{self.bucket}/{key}", exc) from exc
+        keys = [key for key in self.bucket.keys(SLOT_PREFIX) if SLOT_KEY.fullmatch(key)]
+        found = (self.bucket.find(key) for key in keys)  # None: released since it was listed
+        slots = (Slot.from_json(stored.body, stored.etag) for stored in found if stored is not None)
+        return sorted(slots, key=lambda slot: slot.index)
 
     def claim(self, index: int, now: str) -> Slot | None:
         """Create slot ``index`` if nobody holds it; None when it is taken."""
-        return self._write(Slot(index=index, claimed_at=now, owner=owner()), {"IfNoneMatch": "*"})
+        return self._write(Slot(index=index, claimed_at=now, owner=owner()), create=True)
 
     def assign(self, slot: Slot, launched: Launched) -> Slot | None:
         """Write the instance launched into a slot this process claimed; None if the claim was lost meanwhile."""
         held = replace(
             slot, instance_id=launched.instance_id, instance_type=launched.instance_type, lifecycle=launched.lifecycle
         )
-        return self._write(held, {"IfMatch": slot.etag})
+        return self._write(held, if_match=slot.etag)
 
-    def _write(self, slot: Slot, condition: dict[str, str]) -> Slot | None:
-        """A conditional PUT of a slot; None when the condition did not hold."""
+    def _write(self, slot: Slot, if_match: str = "", create: bool = False) -> Slot | None:
+        """A conditional PUT of a slot; None when the condition did not hold (another process has the slot)."""
         try:
-            reply = self.s3.put_object(
-                Bucket=self.bucket,
-                Key=slot_key(slot.index),
-                Body=slot.to_json().encode(),
-                ContentType="application/json",
-                **condition,  # type: ignore[arg-type]
-            )
-        except AWS_ERRORS as exc:
-            if error_code(exc) in TAKEN_CODES:
-                return None
-            raise unavailable(f"writing pool slot {slot.index}", exc) from exc
-        return replace(slot, etag=reply["ETag"])
+            etag = self.bucket.write(slot_key(slot.index), slot.to_json().encode(), if_match=if_match, create=create)
+        except Conflict:
+            return None
+        return replace(slot, etag=etag)
 
     def release(self, slot: Slot) -> bool:
         """Delete a slot as it was read (If-Match), so a newer claim on the same number survives."""
         try:
-            self.s3.delete_object(Bucket=self.bucket, Key=slot_key(slot.index), IfMatch=slot.etag)
-        except AWS_ERRORS as exc:
-            if error_code(exc) in TAKEN_CODES or error_code(exc) in MISSING_CODES:
-                return False
-            raise unavailable(f"releasing pool slot {slot.index}", exc) from exc
+            self.bucket.delete(slot_key(slot.index), if_match=slot.etag)
+        except (Conflict, NotFound):
+            return False
         return True
 
     def last_launch(self) -> LaunchOutcome | None:
-        body = self.store.get(LAST_LAUNCH_KEY)
-        return None if body is None else LaunchOutcome.from_json(body)
+        found = self.bucket.find(LAST_LAUNCH_KEY)
+        return None if found is None else LaunchOutcome.from_json(found.body)
 
     def record_launch(self, outcome: LaunchOutcome) -> None:
-        self._put(LAST_LAUNCH_KEY, outcome.to_json())
+        self.bucket.write(LAST_LAUNCH_KEY, outcome.to_json().encode())
 
     def measured(self) -> Measured:
-        body = self.store.get(MEASURED_KEY)
-        return Measured() if body is None else Measured.from_json(body)
+        found = self.bucket.find(MEASURED_KEY)
+        return Measured() if found is None else Measured.from_json(found.body)
 
     def record_measured(self, measured: Measured) -> None:
-        self._put(MEASURED_KEY, measured.to_json())
-
-    def _put(self, key: str, text: str) -> None:
-        try:
-            self.s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode(), ContentType="application/json")
-        except AWS_ERRORS as exc:
-            raise unavailable(f"writing s3://{self.bucket}/{key}", exc) from exc
+        self.bucket.write(MEASURED_KEY, measured.to_json().encode())

@@ -56,8 +56,8 @@ class Provider:
     ) -> None:
         self.pool = pool
         self.store = store
-        self.book = PoolBook(store)
-        self.ledger = HoursLedger(store)
+        self.book = PoolBook(store.bucket)
+        self.ledger = HoursLedger(store.bucket)
         self.queue = queue
         self.settings = settings
         self.lock = lock

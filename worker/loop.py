@@ -50,11 +50,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
 
-from jobs.aws import ServiceUnavailable
+from jobs.aws import Conflict, ServiceUnavailable
 from jobs.message import JobMessage, MessageError, UnsupportedVersion
 from jobs.queue import Delivery, JobQueue
 from jobs.status import JobError, JobResult, JobStatus, iso_now
-from jobs.store import JobStore, StatusConflict
+from jobs.store import JobStore
 from worker.dead_letters import sweep_dead_letters
 from worker.frames import Enhancer, InputError
 from worker.heartbeat import Heartbeat
@@ -243,7 +243,7 @@ class Worker:
         status = status.done(result, enhanced.ratio_used, enhanced.method, enhanced.timings, iso_now())
         try:
             self.store.write_status(status, if_match=ours)  # the result exists before anyone is told it is done
-        except StatusConflict:
+        except Conflict:
             log.warning("job %s: taken over by another worker while this one ran long; leaving it", message.job_id)
             return
         self.queue.delete(delivery)

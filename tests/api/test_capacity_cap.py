@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from jobs.store import JobStore
+from jobs.bucket import Bucket
 from pool.ec2 import iso
 from pool.hours import Run
 from pool.ledger import HoursLedger
@@ -22,7 +22,7 @@ CAPPED = re.compile(
 
 def test_with_the_cap_used_up_nothing_launches_and_the_waiting_job_says_why(pool_world: PoolWorld) -> None:
     aws = pool_world.aws
-    ledger = HoursLedger(JobStore(s3_of(aws), aws.bucket))
+    ledger = HoursLedger(Bucket(s3_of(aws), aws.bucket))
     launched = datetime.now(UTC) - timedelta(hours=30)  # filed under yesterday, and running all of today
     ledger.start(Run("i-0123456789abcdef0", iso(launched)))
     client = pool_app(pool_world, daily_instance_hours=TINY_CAP).test_client()

@@ -173,10 +173,9 @@ def test_an_upload_replaced_after_its_check_is_refused(client: FlaskClient, aws:
     upload = sign(client, "a.jpg", len(data))
     post_to_storage(upload, data)
     store = JobStore(s3_of(aws), aws.bucket)
-    checked = store.get_tagged(upload["fields"]["key"])
-    assert checked is not None
+    checked = store.bucket.read(upload["fields"]["key"])
     post_to_storage(upload, samples.jpeg(64, 48))  # replaced between the check and the copy
     with pytest.raises(Problem) as refused:
-        take_checked(store, upload["id"], upload["fields"]["key"], "jpg", checked[1])
+        take_checked(store, upload["id"], upload["fields"]["key"], "jpg", checked.etag)
     assert refused.value.status == 409 and refused.value.slug == "upload-changed"
     assert keys_of(aws, upload["id"]) == []

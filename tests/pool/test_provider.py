@@ -53,7 +53,7 @@ def test_a_waiting_job_launches_one_worker_into_a_slot(pool_world: PoolWorld) ->
     (worker,) = view.workers
     assert (worker.instance_id, worker.phase, worker.lifecycle) == (instance["InstanceId"], Phase.BOOTING, "spot")
     assert slot_keys(pool_world) == [slot_key(0)]
-    (slot,) = PoolBook(provider.store).slots()
+    (slot,) = PoolBook(provider.store.bucket).slots()
     assert (slot.index, slot.instance_id, slot.lifecycle) == (0, instance["InstanceId"], "spot")
     assert provider.book.last_launch() is not None and provider.book.last_launch().error is None  # type: ignore[union-attr]
     assert waiting_note(view, ahead=0) == f"starting a worker (booting for {round(view.booting_for)} s)"
@@ -96,7 +96,7 @@ def test_a_burst_never_launches_past_the_maximum(pool_world: PoolWorld) -> None:
 
 def test_slots_held_elsewhere_count_against_the_maximum(pool_world: PoolWorld) -> None:
     provider = provider_for(pool_world, max_workers=3, jobs_per_worker=1)
-    book = PoolBook(provider.store)
+    book = PoolBook(provider.store.bucket)
     assert book.claim(0, iso_now()) is not None  # another process is launching into slot 0
     assert book.claim(0, iso_now()) is None  # and nobody else can claim it
     assert book.claim(2, iso_now()) is not None
@@ -107,7 +107,7 @@ def test_slots_held_elsewhere_count_against_the_maximum(pool_world: PoolWorld) -
 
 
 def test_a_slot_claimed_again_is_not_released_by_a_stale_reader(pool_world: PoolWorld) -> None:
-    book = PoolBook(provider_for(pool_world).store)
+    book = PoolBook(provider_for(pool_world).store.bucket)
     old = book.claim(1, iso_now())
     assert old is not None and book.release(old)
     new = book.claim(1, iso_now())

@@ -237,7 +237,7 @@ def test_a_notice_mid_job_too_near_its_deadline_hands_the_message_back_at_once(i
     assert seen_while_running == [1]  # visible again while this worker was still computing
     status = instance.status(job_id)
     assert status.state is JobState.QUEUED and status.note is not None and "reclaimed" in status.note
-    assert not instance.store.exists(result_key(job_id))  # this worker's result was discarded
+    assert instance.store.get(result_key(job_id)) is None  # this worker's result was discarded
     record = instance.stored_record()
     assert record.state is WorkerState.STOPPED and record.jobs_done == 0 and record.job_id is None
     assert worker.jobs_done == 0
