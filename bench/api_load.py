@@ -1,6 +1,6 @@
 """API: status polls per second and submit latency under uWSGI, 64 concurrent clients, errors counted.
 
-The stack is the real one (``darkroom.stack.LocalStack``: moto over HTTP and
+The stack is the real one (``darkroom.local.stack.LocalStack``: moto over HTTP and
 the API under uWSGI with api/uwsgi.ini), without workers. Polls go over
 keep-alive connections, by ``wrk`` when it is installed (apt install wrk),
 else by the asyncio load generator below. Baseline in the same run: polls of
@@ -28,8 +28,9 @@ import requests
 from PIL import Image
 
 from bench.common import Table, machine, ratio
-from darkroom.local import free_port
-from darkroom.stack import LocalStack, StackConfig
+from darkroom.local.aws import free_port
+from darkroom.local.config import StackConfig
+from darkroom.local.stack import LocalStack
 from jobs.aws import s3_client
 from jobs.ids import new_job_id
 from jobs.message import InputKind

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from darkroom.local import create_pool_resources, create_resources, start_moto, use_emulator_credentials
+from darkroom.local.aws import create_pool_resources, create_resources, start_moto, use_emulator_credentials
 from jobs.settings import AwsSettings
 from pool.settings import PoolSettings
 from tests.support.aws import PoolWorld
@@ -66,7 +66,7 @@ def shared_data() -> Path:
 
 @pytest.fixture
 def pool_world(aws: AwsSettings) -> Iterator[PoolWorld]:
-    """The local stack's pool resources (darkroom.local), under names of this test's own."""
+    """The local stack's pool resources (darkroom.local.aws), under names of this test's own."""
     suffix = aws.bucket.rsplit("-", 1)[-1]  # moto's EC2 and SSM are shared by the session: names of our own
     made = create_pool_resources(aws, f"darkroom-worker-{suffix}", f"/darkroom/worker-ami-{suffix}")
     pool = PoolSettings(

@@ -26,9 +26,10 @@ import requests
 from PIL import Image
 
 from darkroom.dng import synthetic_dark_dng
-from darkroom.fleet import Fleet
-from darkroom.local import free_port
-from darkroom.stack import LocalStack, PoolConfig, StackConfig
+from darkroom.local.aws import free_port
+from darkroom.local.config import PoolConfig, StackConfig
+from darkroom.local.fleet import Fleet
+from darkroom.local.stack import LocalStack
 from jobs.aws import ec2_client, s3_client, sqs_client
 from jobs.ids import status_key
 from jobs.pool import POOL_TAG, WorkerState

@@ -10,13 +10,22 @@ from pathlib import Path
 
 from jobs.settings import AwsSettings, env_float, env_int, env_str
 from jobs.webhook import WebhookSettings
-from worker.methods import ModelChoice
 
 DEFAULT_IMDS_URL = "http://169.254.169.254"
+METHODS = ("sid", "baseline")
 
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    method: str = "baseline"  # "sid" once the learned models beat it: see worker/models/README.md
+    raw_model: str = "sid-raw.safetensors"  # a shipped file name, a local path, or s3://bucket/key
+    srgb_model: str = "sid-srgb.safetensors"
+    device: str = "auto"  # auto: the GPU when there is one
+    cache_dir: Path = field(default_factory=lambda: Path("~/.cache/darkroom/models").expanduser())
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from api.app import create_app
 from api.settings import ApiSettings
-from darkroom.local import free_port
+from darkroom.local.aws import free_port
 from jobs.settings import AwsSettings
 from tests.support.aws import PoolWorld, s3_of, sqs_of
 

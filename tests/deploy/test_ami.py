@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from darkroom.ami import AmiBuild, ManifestError, publish_ami, read_manifest
+from darkroom.deploy.ami import AmiBuild, ManifestError, publish_ami, read_manifest
 from jobs.aws import ec2_client, ssm_client
 from jobs.settings import AwsSettings
 from pool.ec2 import Ec2Pool

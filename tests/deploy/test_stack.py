@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from darkroom.deploy import cloudformation_client, stack_env, stack_exists, stack_outputs, teardown
-from darkroom.local import EMULATOR_POLL_SECONDS, PoolResources, deploy_template
+from darkroom.deploy.cloudformation import cloudformation_client, stack_env, stack_exists, stack_outputs, teardown
+from darkroom.local.aws import EMULATOR_POLL_SECONDS, PoolResources, deploy_template
 from jobs.aws import ec2_client, s3_client, sqs_client, ssm_client
 from jobs.ids import result_key
 from jobs.message import InputKind

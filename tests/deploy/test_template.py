@@ -7,8 +7,9 @@ import inspect
 import re
 from typing import Any
 
-from darkroom.deploy import EXPIRE_AFTER_DAYS, LEASE_SECONDS, MAX_RECEIVES, OUTPUT_VARIABLES, StackSpec
-from darkroom.local import create_resources
+from darkroom.deploy.cloudformation import OUTPUT_VARIABLES
+from darkroom.deploy.spec import EXPIRE_AFTER_DAYS, LEASE_SECONDS, MAX_RECEIVES, StackSpec
+from darkroom.local.aws import create_resources
 from jobs.settings import AwsSettings
 from pool.settings import PoolSettings
 from tests.deploy.conftest import ROOT

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from darkroom.imds import FakeImds, InstanceIdentity
-from darkroom.local import EMULATOR_CREDENTIALS, free_port
+from darkroom.local.aws import EMULATOR_CREDENTIALS, free_port
+from darkroom.local.imds import FakeImds, InstanceIdentity
 from jobs.aws import s3_client, sqs_client
 from jobs.ids import result_key
 from jobs.message import InputKind

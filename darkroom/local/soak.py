@@ -23,21 +23,11 @@ import requests
 from PIL import Image
 
 from darkroom.dng import synthetic_dark_srgb
-from darkroom.local import free_port
-from darkroom.stack import LocalStack, StackConfig
+from darkroom.local.aws import free_port
+from darkroom.local.config import SoakConfig, StackConfig
+from darkroom.local.stack import LocalStack
 
 OPERATIONS = ("submit", "poll", "warm")
-
-
-@dataclass(frozen=True)
-class SoakConfig:
-    seconds: float = 120.0
-    clients: int = 16  # concurrent client threads
-    workers: int = 2  # always-on worker processes
-    api_processes: int = 4
-    weights: tuple[float, float, float] = (0.1, 0.85, 0.05)  # submit, poll, warm
-    drain_seconds: float = 180.0  # after the load, how long accepted jobs get to finish
-    seed: int = 0
 
 
 @dataclass

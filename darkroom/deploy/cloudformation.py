@@ -9,16 +9,15 @@ the stack's outputs into the DARKROOM_* variables the API reads.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
 from botocore.exceptions import ClientError, WaiterError
 
+from darkroom.deploy.spec import StackSpec
 from jobs.aws import client_options
 from jobs.settings import AwsSettings
-from pool.settings import PoolSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -26,12 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "infra" / "darkroom.yaml"
-DEFAULT_STACK = "darkroom"
-LEASE_SECONDS = 60  # the queue's visibility timeout = the workers' lease (worker/settings.py)
-MAX_RECEIVES = 3  # deliveries before the dead-letter queue
-EXPIRE_AFTER_DAYS = 7
-
+TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "darkroom.yaml"
 # moto's CloudFormation accepts these types but does not apply them (DESIGN.md, checked in tests/deploy):
 # the bucket policy is skipped, and the bucket's public access block and lifecycle rules are not set.
 NOT_APPLIED_BY_MOTO = ("AWS::S3::BucketPolicy", "AWS::S3::Bucket PublicAccessBlockConfiguration/LifecycleConfiguration")
@@ -49,44 +43,6 @@ OUTPUT_VARIABLES = {
 
 class DeployError(RuntimeError):
     """CloudFormation refused the stack or it ended in a failed state; the text says which and why."""
-
-
-@dataclass(frozen=True)
-class StackSpec:
-    """What a deployment is made of; the defaults are darkroom's default names."""
-
-    ami_id: str
-    vpc_id: str
-    stack_name: str = DEFAULT_STACK
-    aws: AwsSettings = field(default_factory=AwsSettings)
-    pool: PoolSettings = field(default_factory=PoolSettings)
-    lease_seconds: int = LEASE_SECONDS
-    max_receives: int = MAX_RECEIVES
-    expire_after_days: int = EXPIRE_AFTER_DAYS
-    idle_seconds: int = 300
-    public_ip: bool = False
-    page_origins: tuple[str, ...] = ()  # where the demo page is served: its direct uploads need the bucket's CORS
-    generated_bucket_name: bool = False  # on AWS: darkroom-ACCOUNT-REGION instead of aws.bucket
-
-    def parameters(self) -> dict[str, str]:
-        """The template's parameters, all as text (CloudFormation's own type)."""
-        return {
-            "BucketName": "" if self.generated_bucket_name else self.aws.bucket,
-            "QueueName": self.aws.queue,
-            "DeadLetterQueueName": self.aws.dead_letter_queue,
-            "VisibilityTimeout": str(self.lease_seconds),
-            "MaxReceiveCount": str(self.max_receives),
-            "ExpireAfterDays": str(self.expire_after_days),
-            "PageOrigins": ",".join(self.page_origins),
-            "AmiParameterName": self.pool.ami_parameter,
-            "WorkerAmiId": self.ami_id,
-            "LaunchTemplateName": self.pool.launch_template,
-            "WorkerInstanceType": self.pool.instance_types[0],
-            "PoolName": self.pool.name,
-            "VpcId": self.vpc_id,
-            "AssociatePublicIp": "true" if self.public_ip else "false",
-            "WorkerIdleSeconds": str(self.idle_seconds),
-        }
 
 
 def cloudformation_client(settings: AwsSettings) -> CloudFormationClient:

@@ -11,7 +11,7 @@ services directly, in milliseconds, for the tests' per-test resources.
 
 moto's CloudFormation skips AWS::S3::BucketPolicy and does not apply a
 bucket's PublicAccessBlockConfiguration or LifecycleConfiguration (see
-darkroom.deploy.NOT_APPLIED_BY_MOTO).
+darkroom.deploy.cloudformation.NOT_APPLIED_BY_MOTO).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from darkroom.deploy import LEASE_SECONDS, MAX_RECEIVES, StackSpec, cloudformation_client, deploy
+from darkroom.deploy.cloudformation import cloudformation_client, deploy
+from darkroom.deploy.spec import LEASE_SECONDS, MAX_RECEIVES, StackSpec
 from jobs.aws import ec2_client, s3_client, sqs_client, ssm_client
 from jobs.settings import AwsSettings
 from pool.settings import PoolSettings

@@ -19,17 +19,14 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
 import requests
 
-from darkroom.fleet import Fleet, FleetConfig
-from darkroom.local import (
-    AMI_PARAMETER,
+from darkroom.local.aws import (
     EMULATOR_CREDENTIALS,
-    LAUNCH_TEMPLATE,
     PoolResources,
     create_pool_resources,
     create_resources,
@@ -37,59 +34,13 @@ from darkroom.local import (
     start_moto,
     use_emulator_credentials,
 )
+from darkroom.local.config import PoolConfig, StackConfig
+from darkroom.local.fleet import Fleet, FleetConfig
 from jobs.aws import ec2_client
 from jobs.settings import AwsSettings
 from pool.settings import PoolSettings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PoolConfig:
-    """The spot pool as the local stack plays it; seconds are scaled down from AWS's."""
-
-    name: str = "darkroom"  # the pool tag's value; unique per stack when stacks share a moto process
-    max_workers: int = 3
-    boot_seconds: float = 2.0  # launch to worker process start
-    idle_seconds: float = 120.0  # a worker with nothing to do stops and its instance ends
-    instance_types: tuple[str, ...] = ("g6.xlarge", "g5.xlarge", "g4dn.xlarge")
-    launch_template: str = LAUNCH_TEMPLATE
-    ami_parameter: str = AMI_PARAMETER
-    chaos_seconds: float = 0.0  # every so often interrupt or kill a random worker; 0: never
-    chaos_notice_seconds: float = 10.0  # the spot notice chaos gives before reclaiming
-
-    def api_env(self, resources: PoolResources) -> dict[str, str]:
-        """What the API reads to launch into this pool (pool/settings.py)."""
-        return {
-            "DARKROOM_POOL_ENABLED": "true",
-            "DARKROOM_POOL": self.name,
-            "DARKROOM_MAX_WORKERS": str(self.max_workers),
-            "DARKROOM_LAUNCH_TEMPLATE": resources.launch_template,
-            "DARKROOM_AMI_PARAMETER": resources.ami_parameter,
-            "DARKROOM_SUBNETS": ",".join(resources.subnets),
-            "DARKROOM_INSTANCE_TYPES": ",".join(self.instance_types),
-        }
-
-
-@dataclass(frozen=True)
-class StackConfig:
-    host: str = "127.0.0.1"
-    api_port: int = 8080
-    moto_port: int = 4566
-    workers: int = 0  # always-on worker processes, started with the stack (no metadata service, no idle stop)
-    pool: PoolConfig | None = None  # None: no pool; the API never calls EC2
-    api_processes: int = 4
-    method: str = "baseline"
-    lease_seconds: int = 60
-    max_receives: int = 3
-    wait_seconds: int = 20
-    aws: AwsSettings = field(default_factory=AwsSettings)
-    extra_env: dict[str, str] = field(default_factory=dict)
-    from_template: bool = False  # deploy infra/darkroom.yaml through moto's CloudFormation (`darkroom up`)
-
-    @property
-    def api_url(self) -> str:
-        return f"http://{self.host}:{self.api_port}"
 
 
 def uwsgi_binary() -> str:

@@ -1,8 +1,8 @@
-"""``darkroom deploy ...`` and ``darkroom ami build``: the AWS side of the README's "Deploy to AWS".
+"""``darkroom deploy ...`` and ``darkroom ami build``: the AWS side (docs/deploy.md).
 
 Region and endpoint come from DARKROOM_REGION (else AWS_DEFAULT_REGION) and
 DARKROOM_AWS_ENDPOINT_URL, as everywhere in darkroom; credentials from the
-usual AWS chain. ``python -m darkroom.deploy_cli local`` is docker-compose's
+usual AWS chain. ``python -m darkroom.cli.deploy local`` is docker-compose's
 one-shot setup: it deploys the template into the moto container.
 """
 
@@ -16,10 +16,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from darkroom.cli.commands import Commands, add_command
+from darkroom.deploy.spec import StackSpec
 from jobs.settings import AwsSettings
 from pool.settings import PoolSettings
 
-# darkroom.deploy loads boto3: each command imports it when it runs, so `darkroom --help` stays quick.
+# darkroom.deploy.cloudformation loads boto3: each command imports it when it runs, so `darkroom --help` stays quick.
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ def aws_settings() -> AwsSettings:
 
 def cmd_deploy_up(args: argparse.Namespace) -> int:
     """Create or update the CloudFormation stack (infra/darkroom.yaml); print what the API needs."""
-    from darkroom.deploy import DeployError, StackSpec, cloudformation_client, deploy, stack_env
+    from darkroom.deploy.cloudformation import DeployError, cloudformation_client, deploy, stack_env
 
     aws = aws_settings()
     if args.bucket:
@@ -58,7 +60,7 @@ def cmd_deploy_env(args: argparse.Namespace) -> int:
     """Print the DARKROOM_* variables that point an API at the deployed stack (eval-able)."""
     from botocore.exceptions import ClientError
 
-    from darkroom.deploy import cloudformation_client, stack_env, stack_outputs
+    from darkroom.deploy.cloudformation import cloudformation_client, stack_env, stack_outputs
 
     aws = aws_settings()
     try:
@@ -72,7 +74,7 @@ def cmd_deploy_env(args: argparse.Namespace) -> int:
 
 def cmd_deploy_down(args: argparse.Namespace) -> int:
     """Empty the bucket (every photo, result and status is deleted) and delete the stack."""
-    from darkroom.deploy import DeployError, cloudformation_client, teardown
+    from darkroom.deploy.cloudformation import DeployError, cloudformation_client, teardown
     from jobs.aws import s3_client
 
     aws = aws_settings()
@@ -89,7 +91,7 @@ def cmd_deploy_down(args: argparse.Namespace) -> int:
 
 def cmd_deploy_local(args: argparse.Namespace) -> int:
     """Deploy the template into an AWS emulator (DARKROOM_AWS_ENDPOINT_URL), as docker-compose's setup does."""
-    from darkroom.local import deploy_template
+    from darkroom.local.aws import deploy_template
 
     aws = aws_settings()
     if not aws.endpoint_url:
@@ -102,7 +104,14 @@ def cmd_deploy_local(args: argparse.Namespace) -> int:
 
 def cmd_ami_build(args: argparse.Namespace) -> int:
     """Build the worker AMI with Packer, then write its id to the SSM parameter the API launches from."""
-    from darkroom.ami import MANIFEST, enable_fast_snapshot_restore, git_commit, publish_ami, read_manifest, run_packer
+    from darkroom.deploy.ami import (
+        MANIFEST,
+        enable_fast_snapshot_restore,
+        git_commit,
+        publish_ami,
+        read_manifest,
+        run_packer,
+    )
     from jobs.aws import ec2_client, ssm_client
 
     aws = aws_settings()
@@ -130,29 +139,30 @@ def print_env(env: dict[str, str]) -> None:
         print(f"export {name}={value}")
 
 
-def add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: Commands) -> None:
     deploy = commands.add_parser("deploy", help="deploy darkroom's AWS resources with CloudFormation")
     actions = deploy.add_subparsers(dest="action", required=True, metavar="ACTION")
-    up = actions.add_parser("up", help=cmd_deploy_up.__doc__, description=cmd_deploy_up.__doc__)
+    up = add_command(actions, "up", cmd_deploy_up)
     up.add_argument("--ami-id", required=True, help="the worker AMI (what `darkroom ami build` printed)")
     up.add_argument("--vpc-id", required=True, help="the VPC the workers run in")
     up.add_argument("--bucket", default="", help="bucket name (default: darkroom-ACCOUNT-REGION)")
-    up.add_argument("--expire-days", type=int, default=7, help="delete photos and results after (default: 7)")
+    up.add_argument(
+        "--expire-days",
+        type=int,
+        default=StackSpec.expire_after_days,
+        help="delete photos and results after (default: %(default)s)",
+    )
     up.add_argument("--public-ip", action="store_true", help="give workers public addresses (no NAT/endpoints)")
-    up.set_defaults(run=cmd_deploy_up)
-    env = actions.add_parser("env", help=cmd_deploy_env.__doc__, description=cmd_deploy_env.__doc__)
-    env.set_defaults(run=cmd_deploy_env)
-    down = actions.add_parser("down", help=cmd_deploy_down.__doc__, description=cmd_deploy_down.__doc__)
+    env = add_command(actions, "env", cmd_deploy_env)
+    down = add_command(actions, "down", cmd_deploy_down)
     down.add_argument("--yes", action="store_true", help="really delete")
-    down.set_defaults(run=cmd_deploy_down)
-    local = actions.add_parser("local", help=cmd_deploy_local.__doc__, description=cmd_deploy_local.__doc__)
-    local.set_defaults(run=cmd_deploy_local)
+    local = add_command(actions, "local", cmd_deploy_local)
     for action in (up, env, down, local):
-        action.add_argument("--stack", default="darkroom", help="stack name (default: %(default)s)")
+        action.add_argument("--stack", default=StackSpec.stack_name, help="stack name (default: %(default)s)")
 
     ami = commands.add_parser("ami", help="build the worker AMI with Packer")
     ami_actions = ami.add_subparsers(dest="action", required=True, metavar="ACTION")
-    build = ami_actions.add_parser("build", help=cmd_ami_build.__doc__, description=cmd_ami_build.__doc__)
+    build = add_command(ami_actions, "build", cmd_ami_build)
     build.add_argument("--worker-image", help="the pushed worker image URI (ECR)")
     build.add_argument("--parameter", default=PoolSettings.ami_parameter, help="SSM parameter (default: %(default)s)")
     build.add_argument("--packer", default="packer", help="the packer binary (1.7 or later)")
@@ -162,15 +172,14 @@ def add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "--fast-snapshot-restore",
         nargs="+",
         metavar="ZONE",
-        help="enable Fast Snapshot Restore in these availability zones (billed per hour; see README)",
+        help="enable Fast Snapshot Restore in these availability zones (billed per hour; see docs/deploy.md)",
     )
-    build.set_defaults(run=cmd_ami_build)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m darkroom.deploy_cli ACTION``: the deploy actions without the rest of the CLI."""
-    parser = argparse.ArgumentParser(prog="python -m darkroom.deploy_cli")
-    add_deploy_parsers(parser.add_subparsers(dest="command", required=True))
+    """``python -m darkroom.cli.deploy ACTION``: the deploy actions without the rest of the CLI."""
+    parser = argparse.ArgumentParser(prog="python -m darkroom.cli.deploy")
+    register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["deploy", *(argv if argv is not None else sys.argv[1:])])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     code: int = args.run(args)

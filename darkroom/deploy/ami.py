@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-AMI_DIR = Path(__file__).resolve().parents[1] / "ami"
+AMI_DIR = Path(__file__).resolve().parents[2] / "ami"
 TEMPLATE = AMI_DIR / "packer.pkr.hcl"
 MANIFEST = AMI_DIR / "manifest.json"
 

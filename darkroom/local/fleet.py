@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from darkroom.imds import FakeImds, InstanceIdentity
+from darkroom.local.imds import FakeImds, InstanceIdentity
 from jobs.aws import AWS_ERRORS
 from jobs.pool import POOL_TAG
 
