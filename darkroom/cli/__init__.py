@@ -4,6 +4,7 @@ local     up, soak           the whole system on this machine (darkroom.local)
 photos    enhance, sample    brighten files with no servers; write a dark test photo
 models    train, eval        train and measure the learned models
 keys      key                an API key and the hash to configure
+config    config             every DARKROOM_* setting, as docs/configuration.md lists them
 deploy    deploy, ami        the AWS side (darkroom.deploy)
 simulate  simulate           what a photo costs (darkroom.simulate)
 
@@ -18,9 +19,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-from darkroom.cli import deploy, keys, local, models, photos, simulate
+from darkroom.cli import config, deploy, keys, local, models, photos, simulate
 
-GROUPS = (local, photos, models, keys, deploy, simulate)
+GROUPS = (local, photos, models, keys, config, deploy, simulate)
 
 EPILOG = """examples:
   darkroom up                                  # the whole system on http://127.0.0.1:8080
