@@ -87,24 +87,22 @@ def caller(settings: AccessSettings) -> str | None:
         return None
     digest = key_hash(key)
     if not any(hmac.compare_digest(digest, known) for known in settings.key_hashes):
-        raise unauthorized("invalid-api-key", "Invalid API Key", "the API key is not valid")
+        raise unauthorized("invalid-api-key", "the API key is not valid")
     return digest
 
 
-def unauthorized(slug: str, title: str, detail: str) -> Problem:
-    return Problem(401, slug, title, detail, {"WWW-Authenticate": 'Bearer realm="darkroom"'})
+def unauthorized(slug: str, detail: str) -> Problem:
+    return Problem(slug, detail, {"WWW-Authenticate": 'Bearer realm="darkroom"'})
 
 
 def key_required(what: str) -> Problem:
-    return unauthorized("api-key-required", "API Key Required", f"{what} needs an API key (Authorization: Bearer ...)")
+    return unauthorized("api-key-required", f"{what} needs an API key (Authorization: Bearer ...)")
 
 
 def too_many(wait: float, detail: str) -> Problem:
     seconds = max(1, math.ceil(wait))
     return Problem(
-        429,
         "too-many-requests",
-        "Too Many Requests",
         f"{detail}; try again in {seconds} s",
         {"Retry-After": str(seconds)},
     )

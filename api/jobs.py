@@ -66,7 +66,7 @@ def find_job(job_id: str) -> JobStatus:
         if status is not None:
             cache.remember(status)
     if status is None:
-        raise Problem(404, "job-not-found", "Job Not Found", f"there is no job {job_id[:64]!r}")
+        raise Problem("job-not-found", f"there is no job {job_id[:64]!r}")
     return status
 
 
@@ -105,6 +105,6 @@ def get_result(job_id: str) -> BaseResponse:
     if status.state is JobState.FAILED:
         error = status.error or JobError("failed", "the job failed")
         extra = {"error": {"code": error.code, "message": error.message}}
-        raise Problem(409, "job-failed", "Job Failed", error.message, extra=extra)
+        raise Problem("job-failed", error.message, extra=extra)
     retry = {"Retry-After": str(poll_after_seconds(job_wait(status)[0]))}
-    raise Problem(409, "not-ready", "Not Ready", f"the job is {status.state.value}; try again shortly", retry)
+    raise Problem("not-ready", f"the job is {status.state.value}; try again shortly", retry)

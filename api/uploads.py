@@ -49,30 +49,28 @@ EXTENSION_ALIASES = {"jpeg": "jpg", "tiff": "tif"}
 def upload_extension(filename: object) -> str:
     """The S3 key's extension, from the client's filename; the content is judged later."""
     if not isinstance(filename, str) or not filename:
-        raise Problem(400, "invalid-upload-request", "Invalid Upload Request", "send the file's name as 'filename'")
+        raise Problem("invalid-upload-request", "send the file's name as 'filename'")
     ext = os.path.splitext(filename)[1].lstrip(".").lower()
     ext = EXTENSION_ALIASES.get(ext, ext)
     if ext not in UPLOAD_EXTENSIONS:
         names = ", ".join(sorted(UPLOAD_EXTENSIONS))
-        raise Problem(415, "unsupported-media-type", "Unsupported Media Type", f"a file name ending in one of {names}")
+        raise Problem("unsupported-media-type", f"a file name ending in one of {names}")
     return ext
 
 
 def upload_size(size: object) -> int:
     if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-        raise Problem(
-            400, "invalid-upload-request", "Invalid Upload Request", "send the file's size in bytes as 'size'"
-        )
+        raise Problem("invalid-upload-request", "send the file's size in bytes as 'size'")
     limit = api_settings().max_direct_upload_bytes
     if size > limit:
-        raise Problem(413, "content-too-large", "Content Too Large", f"the file is over {limit:,} bytes")
+        raise Problem("content-too-large", f"the file is over {limit:,} bytes")
     return size
 
 
 def json_object() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise Problem(400, "invalid-json", "Invalid JSON", "send a JSON object with Content-Type: application/json")
+        raise Problem("invalid-json", "send a JSON object with Content-Type: application/json")
     return body
 
 
@@ -94,13 +92,13 @@ def create_upload() -> tuple[Response, int]:
 def read_ticket(store: JobStore, upload_id: object) -> tuple[str, dict[str, Any]]:
     """The upload's id and ticket; 404 for an unknown id, 409 for one a job already used."""
     if not is_job_id(upload_id):
-        raise Problem(404, "upload-not-found", "Upload Not Found", "there is no such upload; ask /v1/uploads for one")
+        raise Problem("upload-not-found", "there is no such upload; ask /v1/uploads for one")
     assert isinstance(upload_id, str)
     body = store.get(ticket_key(upload_id))
     if body is None:
         if store.read_status(upload_id) is not None:
-            raise Problem(409, "upload-used", "Upload Already Used", "this upload has already been submitted as a job")
-        raise Problem(404, "upload-not-found", "Upload Not Found", "there is no such upload, or it expired")
+            raise Problem("upload-used", "this upload has already been submitted as a job")
+        raise Problem("upload-not-found", "there is no such upload, or it expired")
     ticket: dict[str, Any] = json.loads(body)
     return upload_id, ticket
 
@@ -119,22 +117,18 @@ def check_stored(store: JobStore, upload_id: str, ticket: dict[str, Any]) -> tup
     try:
         size = store.bucket.size(key)
     except NotFound:
-        raise Problem(
-            409, "upload-missing", "Upload Missing", "nothing was uploaded yet; POST the file to the url first"
-        ) from None
+        raise Problem("upload-missing", "nothing was uploaded yet; POST the file to the url first") from None
     if size != signed:
         detail = f"the stored file is {size:,} bytes but the upload was signed for {signed:,}"
-        raise refuse(store, upload_id, key, Problem(422, "upload-size-mismatch", "Upload Size Mismatch", detail))
+        raise refuse(store, upload_id, key, Problem("upload-size-mismatch", detail))
     try:
         head = store.bucket.read(key, first=MAGIC_BYTES).body
         if not has_image_magic(head):
             detail = "not a JPEG, PNG, TIFF or camera RAW file (judged by its content, not its name)"
-            raise refuse(
-                store, upload_id, key, Problem(415, "unsupported-media-type", "Unsupported Media Type", detail)
-            )
+            raise refuse(store, upload_id, key, Problem("unsupported-media-type", detail))
         found = store.bucket.read(key)
     except NotFound:
-        raise Problem(409, "upload-missing", "Upload Missing", "the uploaded file is gone; upload it again") from None
+        raise Problem("upload-missing", "the uploaded file is gone; upload it again") from None
     return found.body, key, found.etag
 
 
@@ -144,7 +138,7 @@ def take_checked(store: JobStore, upload_id: str, incoming: str, ext: str, etag:
     if store.bucket.copy(incoming, key) != etag:
         store.bucket.delete(key)
         detail = "the uploaded file changed while it was being checked; upload it again"
-        raise refuse(store, upload_id, incoming, Problem(409, "upload-changed", "Upload Changed", detail))
+        raise refuse(store, upload_id, incoming, Problem("upload-changed", detail))
     return key
 
 
@@ -162,7 +156,7 @@ def submit_upload(body: dict[str, Any]) -> JobStatus:
     try:
         status = enqueue_stored(store, queue, upload_id, key, info.kind, ratio, callback_url)
     except Conflict:
-        raise Problem(409, "upload-used", "Upload Already Used", "this upload has already been submitted") from None
+        raise Problem("upload-used", "this upload has already been submitted") from None
     for spent in (ticket_key(upload_id), incoming):
         try:  # the job is queued: what is left behind only expires with the bucket's lifecycle rules
             store.bucket.delete(spent)
