@@ -13,6 +13,7 @@ from darkroom.local.aws import create_pool_resources, create_resources, start_mo
 from jobs.settings import AwsSettings
 from pool.settings import PoolSettings
 from tests.support.aws import PoolWorld
+from tests.support.pool_stack import StartStack, pool_stacks
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -77,3 +78,9 @@ def pool_world(aws: AwsSettings) -> Iterator[PoolWorld]:
         subnets=made.subnets[:2],
     )
     yield PoolWorld(aws, pool, made.ami_id)  # the aws fixture removes the pool's lock and limit files
+
+
+@pytest.fixture
+def start_stack() -> Iterator[StartStack]:
+    """Starts pool stacks (no worker until the API launches one); stops them after the test."""
+    yield from pool_stacks()
