@@ -22,6 +22,7 @@ from darkroom.simulate.config import PATTERNS, Policy, SimulateConfig
 from darkroom.simulate.costs import Metrics, pareto, pool_metrics
 from darkroom.simulate.pool import PoolModel, simulate
 from darkroom.simulate.tables import BootTime, Defaults, Prices, ServiceTime, load_defaults, load_prices
+from pool.settings import DEFAULT_INSTANCE_TYPES
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def cheapest(options: list[Metrics], p95_target: float) -> Metrics:
 def alternatives_for(
     config: SimulateConfig, trace: arrivals.Trace, defaults: Defaults, prices: Prices, pool_device: str
 ) -> list[Metrics]:
-    gpu = prices.instance(config.instance_type) if pool_device == "gpu" else prices.instance("g4dn.xlarge")
+    gpu = prices.instance(config.instance_type) if pool_device == "gpu" else prices.instance(DEFAULT_INSTANCE_TYPES[0])
     cpu = prices.instance(config.cpu_instance_type)
     cpu_service = defaults.service(config.method, "cpu")
     lam = Serverless(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pool.settings import DEFAULT_INSTANCE_TYPES
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -33,7 +35,7 @@ class SimulateConfig:
     photos_per_burst: float = 5.0  # bursts: photos per session
     burst_gap_seconds: float = 10.0  # bursts: mean gap between a session's uploads
     method: str = "sid"  # the enhancement method, for the service-time defaults
-    instance_type: str = "g4dn.xlarge"  # the pool's instance type
+    instance_type: str = DEFAULT_INSTANCE_TYPES[0]  # the pool's instance type: the launch template's default
     spot: bool = True  # spot prices for the pool (else on-demand)
     cpu_instance_type: str = "c7i.large"  # the always-on CPU comparison
     raw_seconds: float | None = None  # service time per RAW image; None: the defaults table
