@@ -17,6 +17,18 @@ print(" ".join(sorted(name for name in sys.modules if name.split(".")[0] in {for
 """
 
 
+def run(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def loaded(modules: str, names: tuple[str, ...]) -> str:
+    """Which of ``names`` a fresh interpreter has loaded once it imported ``modules``."""
+    return run(f"import sys, {modules}; print(' '.join(n for n in {names!r} if n in sys.modules))")
+
+
 @pytest.mark.parametrize(
     ("package", "forbidden"),
     [
@@ -27,25 +39,17 @@ print(" ".join(sorted(name for name in sys.modules if name.split(".")[0] in {for
     ],
 )
 def test_package_does_not_import(package: str, forbidden: set[str]) -> None:
-    code = IMPORT_ALL.format(package=package, forbidden=forbidden)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "", f"{package} imports {result.stdout.strip()}"
+    found = run(IMPORT_ALL.format(package=package, forbidden=forbidden))
+    assert found == "", f"{package} imports {found}"
 
 
 def test_the_command_line_loads_no_heavy_library_before_a_command_runs() -> None:
     """`darkroom --help` is instant: each command imports what it needs when it runs."""
     heavy = ("flask", "boto3", "torch", "numpy", "requests", "simpy", "matplotlib")
-    code = f"import sys, darkroom.cli.main; print(' '.join(n for n in {heavy!r} if n in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ""
+    assert loaded("darkroom.cli.main", heavy) == ""
 
 
 def test_the_deploy_commands_run_in_the_api_image() -> None:
     """docker-compose's setup runs ``python -m darkroom.cli.deploy local`` in the API's image: no worker, no moto."""
     modules = "darkroom.cli.deploy, darkroom.local.aws, darkroom.deploy.cloudformation"
-    code = f"import sys, {modules}; print(' '.join(n for n in ('worker', 'torch', 'moto') if n in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ""
+    assert loaded(modules, ("worker", "torch", "moto")) == ""
