@@ -1,6 +1,6 @@
 """``darkroom eval``: PSNR and SSIM of the models, ``baseline`` and LibRaw on held-out data, as a Markdown table.
 
-The measuring itself is ``worker.evaluate``; this module only chooses the
+The measuring itself is ``training.evaluate``; this module only chooses the
 data and the methods, shows progress and prints. It also owns the one piece
 that needs ``darkroom``: writing a synthetic RAW pair as a DNG for LibRaw.
 """
@@ -16,17 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from worker.evaluate import RawMethod, Row, SrgbMethod
-    from worker.synth import RawPair
+    from training.evaluate import RawMethod, RawPair, Row, SrgbMethod
 
 
 def pair_dng(pair: RawPair) -> bytes:
     """The synthetic RAW as a camera would have written it: its mosaic, CFA, levels, white balance and matrix."""
     from darkroom.dng import dng_bytes
-    from worker.synth import BLACK_LEVEL, WHITE_LEVEL
 
     red, green, blue = (float(1 / gain) for gain in pair.white_balance)  # AsShotNeutral: the gains' reciprocals
-    return dng_bytes(pair.mosaic, pair.pattern, BLACK_LEVEL, WHITE_LEVEL, (red, green, blue), pair.xyz_to_cam)
+    return dng_bytes(pair.mosaic, pair.pattern, pair.black_level, pair.white_level, (red, green, blue), pair.xyz_to_cam)
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ class EvalConfig:
     srgb_model: Path | None = None
     limit: int = 0  # images per data set; 0: all
     crop: int = 512
-    ratios: tuple[float, ...] = (100.0, 250.0)
+    ratios: tuple[float, ...] = (100.0, 250.0, 300.0)
     device: str = "auto"
     val_fraction: float = 0.1
 
@@ -53,8 +51,8 @@ def spread(items: Sequence[object], limit: int) -> list[int]:
 
 def build_methods(config: EvalConfig) -> tuple[dict[str, RawMethod], dict[str, SrgbMethod]]:
     """The RAW and the sRGB methods to compare, models first; torch is loaded only when a model is given."""
+    from training.evaluate import libraw_method, raw_enhancer, srgb_enhancer
     from worker.baseline import Baseline
-    from worker.evaluate import libraw_method, raw_enhancer, srgb_enhancer
 
     baseline = Baseline()
     raw_methods: dict[str, RawMethod] = {}
@@ -83,7 +81,13 @@ def evaluate(
     """Score every method on the held-out images; one row per method, data set and ratio."""
     from tqdm import tqdm
 
-    from worker.evaluate import lol_validation_pairs, raw_validation_images, score_lol_pair, score_raw_image, summarize
+    from training.evaluate import (
+        lol_validation_pairs,
+        raw_validation_images,
+        score_lol_pair,
+        score_raw_image,
+        summarize,
+    )
 
     clean_dirs, lol_dirs = [config.data / "clean"], [config.data / "lol-train"]
     raw_images = raw_validation_images(clean_dirs, lol_dirs, config.val_fraction)
@@ -105,11 +109,9 @@ def evaluate(
 
 
 def _device(name: str) -> str:
-    if name != "auto":
-        return name
-    import torch
+    from worker.models.device import pick_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(pick_device(name))
 
 
 def describe(config: EvalConfig) -> str:
@@ -135,7 +137,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     (--srgb-model) and baseline, each with the automatic ratio and with the
     pair's true (oracle) ratio.
     """
-    from worker.evaluate import format_table
+    from training.evaluate import format_table
 
     config = EvalConfig(
         data=args.data,
@@ -206,9 +208,9 @@ def add_eval_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "--ratios",
         type=float,
         nargs="+",
-        default=[100.0, 250.0],
+        default=[100.0, 250.0, 300.0],
         metavar="R",
-        help="amplification ratios of the synthetic RAW, one row each (default: 100 250)",
+        help="amplification ratios of the synthetic RAW, one row each (default: 100 250 300)",
     )
     add("--device", default="auto", help="where the models run: auto, cpu, cuda (default: %(default)s)")
     add(

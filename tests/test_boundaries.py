@@ -1,4 +1,4 @@
-"""The arrows point one way: api -> pool -> jobs <- worker, darkroom on top. Checked in fresh interpreters."""
+"""The arrows point one way: api -> pool -> jobs <- worker <- training, darkroom on top; in fresh interpreters."""
 
 from __future__ import annotations
 
@@ -32,10 +32,11 @@ def loaded(modules: str, names: tuple[str, ...]) -> str:
 @pytest.mark.parametrize(
     ("package", "forbidden"),
     [
-        ("api", {"torch", "worker", "darkroom"}),
-        ("pool", {"flask", "werkzeug", "torch", "api", "worker", "darkroom"}),
-        ("worker", {"flask", "api", "darkroom", "werkzeug"}),
-        ("jobs", {"flask", "torch", "api", "worker", "darkroom"}),
+        ("api", {"torch", "worker", "training", "darkroom"}),
+        ("pool", {"flask", "werkzeug", "torch", "api", "worker", "training", "darkroom"}),
+        ("worker", {"flask", "api", "darkroom", "werkzeug", "training"}),
+        ("training", {"flask", "api", "pool", "darkroom", "boto3", "botocore"}),
+        ("jobs", {"flask", "torch", "api", "pool", "worker", "training", "darkroom"}),
     ],
 )
 def test_package_does_not_import(package: str, forbidden: set[str]) -> None:

@@ -26,13 +26,10 @@ def load_enhancer(choice: ModelChoice, s3: S3Client | None = None) -> Enhancer:
         return Baseline()
     if choice.method != "sid":
         raise ValueError(f"unknown method {choice.method!r}; choose from {', '.join(METHODS)}")
-    import torch
-
     from worker.models import LearnedEnhancer, SidEnhancer, SrgbEnhancer
+    from worker.models.device import pick_device
 
-    device = choice.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = str(pick_device(choice.device))
     raw = SidEnhancer.from_checkpoint(resolve_model(choice.raw_model, choice.cache_dir, s3), device)
     srgb = SrgbEnhancer.from_checkpoint(resolve_model(choice.srgb_model, choice.cache_dir, s3), device)
     return LearnedEnhancer(raw, srgb)

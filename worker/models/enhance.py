@@ -29,6 +29,7 @@ from torch import Tensor
 
 from worker.frames import Enhancer, InputError, RawFrame, SrgbFrame
 from worker.models.checkpoint import CheckpointError, load_model
+from worker.models.device import native_cpu_bf16
 from worker.models.inputs import raw_model_input, srgb_model_input
 from worker.models.sid import SID
 from worker.models.tiling import MARGIN, forward_tiled, plan_tiles
@@ -57,11 +58,6 @@ def _window_budget(device: torch.device) -> int:
         return MAX_WINDOW_PIXELS
     free, _ = torch.cuda.mem_get_info(device)
     return max(MAX_WINDOW_PIXELS, int(free * 0.5 / GPU_BYTES_PER_PIXEL))
-
-
-def _native_cpu_bf16() -> bool:
-    """AVX512_BF16 or AMX: the only CPUs where bf16 can beat fp32."""
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 def _bf16_is_faster(model: SID, channels: int) -> bool:
@@ -97,7 +93,7 @@ class ModelRunner:
             if self.device.type == "cuda":
                 self.bf16 = torch.cuda.is_bf16_supported()
             else:  # without native bf16 it is emulated, and slower: no need to measure
-                self.bf16 = _native_cpu_bf16() and _bf16_is_faster(self.model, model.config.in_channels)
+                self.bf16 = native_cpu_bf16() and _bf16_is_faster(self.model, model.config.in_channels)
         else:
             self.bf16 = precision == "bf16"
 

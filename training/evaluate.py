@@ -1,10 +1,10 @@
 """Measure enhancers on held-out data: PSNR and SSIM per image, then one table row per method.
 
 Two data sets, both made only of images the trainer never sees (the same
-``is_validation`` split by file name as ``worker.train``):
+``is_validation`` split by file name as ``training.train``):
 - Synthetic RAW: each held-out clean photo (clean folders, and LOL's
   ``normal/`` pictures as the trainer uses them) is centre-cropped and turned
-  into a dark noisy RAW by ``synth_raw_pair`` at each fixed ratio. The random
+  into a dark noisy RAW by ``training.synth`` at each fixed ratio. The random
   generator is seeded by the file name, so every run, and every method, sees
   the same pairs; the CFA phase, white balance and noise level are the same
   at every ratio of an image, so only the ratio changes between rows.
@@ -30,27 +30,34 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-import rawpy
+import torch
 
+from training.metrics import psnr, ssim
+from training.photos import VAL_FRACTION, is_validation, list_images, lol_pairs, pair_ratio, read_srgb
+from training.synth import RawSynthConfig, rgb_to_cam, synth_raw
 from worker.exposure import auto_ratio
 from worker.frames import Enhancer, RawFrame, SrgbFrame, linear_to_srgb
-from worker.metrics import psnr, ssim
-from worker.synth import (
-    RawPair,
-    is_validation,
-    list_images,
-    lol_pairs,
-    pair_ratio,
-    read_srgb,
-    rgb_to_cam,
-    synth_raw_pair,
-)
 
-VAL_FRACTION = 0.1  # worker.train.TrainConfig.val_fraction's default
 CROP = 512  # output pixels per side: bounds the time per image
-RATIOS = (100.0, 250.0)
+RATIOS = (100.0, 250.0, 300.0)
 RAW_DATASET = "synthetic RAW"
 LOL_DATASET = "LOL held-out"
+
+
+@dataclass(frozen=True)
+class RawPair:
+    """One synthetic dark RAW and its clean target, as numpy arrays."""
+
+    packed: np.ndarray  # float32 (4, h, w): the dark noisy RAW as the decoder gives it (R, G1, B, G2)
+    ratio: float  # the network sees clip(packed * ratio * white balance, 0, 1)
+    target: np.ndarray  # float32 (2h, 2w, 3): the clean sRGB photo
+    mosaic: np.ndarray  # uint16 (2h, 2w): the same RAW in sensor units, for writing a DNG
+    pattern: str
+    white_balance: np.ndarray  # (3,) multipliers with green = 1, as the camera would report them
+    xyz_to_cam: np.ndarray  # (3, 3) for a DNG's ColorMatrix1
+    black_level: int
+    white_level: int
+
 
 RawMethod = Callable[[RawPair], np.ndarray]  # dark RAW pair (uses packed/mosaic and ratio) -> sRGB (H, W, 3)
 SrgbMethod = Callable[[np.ndarray, float], np.ndarray]  # (dark sRGB picture, ratio) -> sRGB (H, W, 3)
@@ -118,14 +125,27 @@ def name_seed(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big")
 
 
-def eval_raw_pair(clean: np.ndarray, name: str, ratio: float) -> RawPair:
+def eval_raw_pair(clean: np.ndarray, name: str, ratio: float, config: RawSynthConfig | None = None) -> RawPair:
     """The evaluation's dark RAW of a clean photo: same camera and noise level at every ratio of one name."""
-    return synth_raw_pair(clean, np.random.default_rng(name_seed(name)), ratio=ratio)
+    photo = torch.from_numpy(np.ascontiguousarray(clean[: clean.shape[0] // 2 * 2, : clean.shape[1] // 2 * 2]))
+    generator = torch.Generator().manual_seed(name_seed(name))
+    batch = synth_raw(photo.permute(2, 0, 1)[None].double(), generator, config=config or RawSynthConfig(), ratio=ratio)
+    return RawPair(
+        packed=batch.packed[0].float().numpy(),
+        ratio=ratio,
+        target=batch.targets[0].permute(1, 2, 0).float().numpy(),
+        mosaic=batch.mosaic(0).numpy().astype(np.uint16),
+        pattern=batch.patterns[0],
+        white_balance=batch.white_balance[0].float().numpy(),
+        xyz_to_cam=batch.xyz_to_cam[0].numpy(),
+        black_level=int(batch.black_level[0]),
+        white_level=int(batch.white_level[0]),
+    )
 
 
 def raw_frame(pair: RawPair) -> RawFrame:
     """The frame ``worker.decode`` would give for the pair written as a DNG (tested against it)."""
-    cam_to_srgb = np.linalg.inv(rgb_to_cam(pair.xyz_to_cam)).astype(np.float32)
+    cam_to_srgb = np.linalg.inv(rgb_to_cam(torch.from_numpy(pair.xyz_to_cam)).numpy()).astype(np.float32)
     return RawFrame(packed=pair.packed, white_balance=pair.white_balance, cam_to_srgb=cam_to_srgb, flip=0)
 
 
@@ -141,6 +161,8 @@ def render_libraw(dng: bytes, ratio: float) -> np.ndarray:
     sRGB primaries, linear 16-bit output with no automatic brightening; then
     times ``ratio`` in linear light, clipped, and sRGB-encoded.
     """
+    import rawpy  # here, so the portable GPU run (no LibRaw there) can import this module
+
     with rawpy.imread(io.BytesIO(dng)) as raw:
         linear = raw.postprocess(
             use_camera_wb=True,
@@ -158,7 +180,7 @@ def libraw_method(write_dng: DngWriter) -> RawMethod:
     return lambda pair: render_libraw(write_dng(pair), pair.ratio)
 
 
-def _measure(
+def score(
     method: str, dataset: str, ratio: str, image: str, run: Callable[[], np.ndarray], target: np.ndarray
 ) -> Score:
     started = time.perf_counter()
@@ -176,7 +198,7 @@ def score_raw_image(
     for ratio in ratios:
         pair = eval_raw_pair(clean, path.name, ratio)
         for name, method in methods.items():
-            scores.append(_measure(name, RAW_DATASET, f"{ratio:g}", path.name, partial(method, pair), pair.target))
+            scores.append(score(name, RAW_DATASET, f"{ratio:g}", path.name, partial(method, pair), pair.target))
     return scores
 
 
@@ -201,7 +223,7 @@ def score_lol_pair(
     scores = []
     for mode, ratio in ratios.items():
         for name, method in methods.items():
-            scores.append(_measure(name, LOL_DATASET, mode, low_path.name, partial(method, dark, ratio), target))
+            scores.append(score(name, LOL_DATASET, mode, low_path.name, partial(method, dark, ratio), target))
     return scores
 
 
@@ -211,8 +233,8 @@ def score_lol_pair(
 def summarize(scores: Iterable[Score]) -> list[Row]:
     """Mean PSNR, SSIM and seconds per (method, data set, ratio), in the order the groups first appear."""
     groups: dict[tuple[str, str, str], list[Score]] = {}
-    for score in scores:
-        groups.setdefault((score.method, score.dataset, score.ratio), []).append(score)
+    for item in scores:
+        groups.setdefault((item.method, item.dataset, item.ratio), []).append(item)
     rows = [
         Row(
             method,

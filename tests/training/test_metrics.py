@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from worker.metrics import K1, K2, gaussian_window, psnr, ssim
+from training.metrics import K1, K2, gaussian_window, psnr, ssim
 
 
 def photo(height: int = 40, width: int = 56, seed: int = 0) -> np.ndarray:
