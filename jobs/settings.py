@@ -117,10 +117,9 @@ def read_env(cls: type[Any], env: Mapping[str, str], **defaults: Any) -> Any:
             elif isinstance(kind, type) and dataclasses.is_dataclass(kind):
                 values[found.name] = read_env(kind, env)
             continue
-        text = env.get(spec.name)
-        if text is None and spec.fallback:
-            text = env.get(spec.fallback)
-        text = (text or "").strip()
+        text = env.get(spec.name, "").strip()
+        if not text and spec.fallback:
+            text = env.get(spec.fallback, "").strip()
         value = None
         if text:
             value = spec.parse(text) if spec.parse else parse_text(spec.name, text, kind)

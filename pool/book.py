@@ -21,7 +21,7 @@ import re
 import socket
 from dataclasses import asdict, dataclass, fields, replace
 
-from jobs.aws import Conflict, NotFound
+from jobs.aws import Conflict
 from jobs.bucket import Bucket
 from pool.ec2 import Launched
 
@@ -124,7 +124,7 @@ class PoolBook:
         """Delete a slot as it was read (If-Match), so a newer claim on the same number survives."""
         try:
             self.bucket.delete(slot_key(slot.index), if_match=slot.etag)
-        except (Conflict, NotFound):
+        except Conflict:  # claimed again since it was read, or already gone
             return False
         return True
 
