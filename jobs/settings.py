@@ -162,18 +162,18 @@ def help_text(settings: list[Setting]) -> str:
     return "\n".join(lines)
 
 
-def variable(settings: Any, name: str) -> str:
-    """The variable a field is read from, for error messages."""
+def described(settings: Any, name: str) -> str:
+    """A field and the variable it is read from, for error messages."""
     spec = next(each.metadata.get(SETTING) for each in dataclasses.fields(settings) if each.name == name)
-    return spec.name if spec is not None else name
+    return name if spec is None else f"{name} ({spec.name})"
 
 
 def require(settings: Any, holds: Callable[[Any], bool], what: str, *names: str) -> None:
-    """Raise SettingsError, naming the variable, for the first of ``names`` whose value ``holds`` refuses."""
+    """Raise SettingsError, naming the field and its variable, for the first of ``names`` that ``holds`` refuses."""
     for name in names:
         value = getattr(settings, name)
         if not holds(value):
-            raise SettingsError(f"{variable(settings, name)} must be {what}, not {value!r}")
+            raise SettingsError(f"{described(settings, name)} must be {what}, not {value!r}")
 
 
 def positive(value: float) -> bool:
