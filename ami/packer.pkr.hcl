@@ -1,7 +1,7 @@
 # The darkroom worker AMI: an AWS Deep Learning Base GPU AMI (NVIDIA driver, Docker and the
 # NVIDIA Container Toolkit already on it) with the worker image loaded, its weights on disk,
 # a systemd unit that starts the worker at boot and powers the instance off when it exits,
-# and a warm-up run at build time. Build with `darkroom ami build` (README, "Deploy to AWS"):
+# and a warm-up run at build time. Build with `darkroom ami build` (docs/deploy.md):
 # it runs `packer build`, reads manifest.json and writes the new AMI id to the SSM parameter
 # the API's launcher reads at each launch.
 

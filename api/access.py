@@ -20,23 +20,37 @@ import hashlib
 import hmac
 import math
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask import request
 
 from api.problems import Problem
-from jobs.settings import SettingsError, env_bool, env_int
+from jobs.settings import FromEnv, SettingsError, setting
 
 KEY_PREFIX = "drk_"
 
 
+def key_hashes(text: str) -> tuple[str, ...]:
+    return tuple(item.strip().lower() for item in text.split(",") if item.strip())
+
+
 @dataclass(frozen=True)
-class AccessSettings:
-    key_hashes: tuple[str, ...] = ()  # SHA-256 hex digests of the API keys
-    require_key: bool = False
-    submits_per_minute: int = 60  # per key, or per client address when keys are not required
-    public_submits_per_hour: int = 20  # keyless submits per client address while keys are required; 0: none
+class AccessSettings(FromEnv):
+    key_hashes: tuple[str, ...] = setting(
+        "DARKROOM_API_KEY_HASHES",
+        (),
+        "SHA-256 hex digests of the API keys, comma-separated (`darkroom key`)",
+        parse=key_hashes,
+    )
+    require_key: bool = setting("DARKROOM_REQUIRE_API_KEY", False, "the job routes and the pool view need a key")
+    submits_per_minute: int = setting(
+        "DARKROOM_SUBMITS_PER_MINUTE", 60, "submits per key, or per client address when keys are not required"
+    )
+    public_submits_per_hour: int = setting(
+        "DARKROOM_PUBLIC_SUBMITS_PER_HOUR",
+        20,
+        "keyless submits per client address while keys are required (the demo page); 0: none",
+    )
 
     def __post_init__(self) -> None:
         for digest in self.key_hashes:
@@ -46,18 +60,6 @@ class AccessSettings:
             raise SettingsError("DARKROOM_REQUIRE_API_KEY is on but DARKROOM_API_KEY_HASHES lists no key")
         if self.submits_per_minute <= 0 or self.public_submits_per_hour < 0:
             raise SettingsError("submit limits must be positive (the public one may be 0)")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> AccessSettings:
-        hashes = tuple(
-            item.strip().lower() for item in env.get("DARKROOM_API_KEY_HASHES", "").split(",") if item.strip()
-        )
-        return cls(
-            key_hashes=hashes,
-            require_key=env_bool(env, "DARKROOM_REQUIRE_API_KEY", cls.require_key),
-            submits_per_minute=env_int(env, "DARKROOM_SUBMITS_PER_MINUTE", cls.submits_per_minute),
-            public_submits_per_hour=env_int(env, "DARKROOM_PUBLIC_SUBMITS_PER_HOUR", cls.public_submits_per_hour),
-        )
 
 
 def new_key() -> tuple[str, str]:
@@ -85,24 +87,22 @@ def caller(settings: AccessSettings) -> str | None:
         return None
     digest = key_hash(key)
     if not any(hmac.compare_digest(digest, known) for known in settings.key_hashes):
-        raise unauthorized("invalid-api-key", "Invalid API Key", "the API key is not valid")
+        raise unauthorized("invalid-api-key", "the API key is not valid")
     return digest
 
 
-def unauthorized(slug: str, title: str, detail: str) -> Problem:
-    return Problem(401, slug, title, detail, {"WWW-Authenticate": 'Bearer realm="darkroom"'})
+def unauthorized(slug: str, detail: str) -> Problem:
+    return Problem(slug, detail, {"WWW-Authenticate": 'Bearer realm="darkroom"'})
 
 
 def key_required(what: str) -> Problem:
-    return unauthorized("api-key-required", "API Key Required", f"{what} needs an API key (Authorization: Bearer ...)")
+    return unauthorized("api-key-required", f"{what} needs an API key (Authorization: Bearer ...)")
 
 
 def too_many(wait: float, detail: str) -> Problem:
     seconds = max(1, math.ceil(wait))
     return Problem(
-        429,
         "too-many-requests",
-        "Too Many Requests",
         f"{detail}; try again in {seconds} s",
         {"Retry-After": str(seconds)},
     )

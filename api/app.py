@@ -9,7 +9,7 @@ from flask import Flask
 
 from api import health, jobs, legacy, openapi, page, pool_routes, uploads
 from api.cors import install_cors
-from api.problems import register_problem_handlers
+from api.errors import register_problem_handlers
 from api.services import EXTENSION_KEY, Services
 from api.settings import ApiSettings
 

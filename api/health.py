@@ -22,6 +22,6 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     """200 when S3 and SQS answer; their ServiceUnavailable becomes a 503 problem."""
-    services().store.check()
+    services().store.bucket.check()
     depth = services().queue.depth()
     return jsonify({"status": "ready", "queue": {"visible": depth.visible, "in_flight": depth.in_flight}})

@@ -15,13 +15,13 @@ import logging
 
 from flask import Blueprint, Response, request
 
-from api.capacity.view import PoolView
 from api.guards import client_address, guard_job_read, guard_submit
-from api.jobs import pool_view
 from api.services import api_settings, services
 from api.submission import submit_form
+from api.waiting import launch_if_needed
 from jobs.ids import is_job_id
 from jobs.status import JobState
+from pool.view import PoolView
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def text(body: str, status: int = 200) -> Response:
 def upload() -> Response:
     guard_submit()  # the same keys and limits as POST /v1/jobs
     status = submit_form()
-    pool_view(max_age=None)  # make sure capacity is coming, as /v1/jobs does
+    launch_if_needed(max_age=None)  # as /v1/jobs does
     return text(status.job_id)
 
 

@@ -14,11 +14,11 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from api.access import too_many
-from api.capacity.view import PoolView
 from api.guards import client_address, guard_pool_view
 from api.services import api_settings, services
 from jobs.aws import ServiceUnavailable
 from jobs.queue import QueueDepth
+from pool.view import PoolView
 
 log = logging.getLogger(__name__)
 

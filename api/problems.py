@@ -1,50 +1,89 @@
-"""Errors as RFC 9457 ``application/problem+json``, for every error the app answers.
+"""Errors as RFC 9457 problem documents: every type of error the API answers, in one table.
 
 Each problem has a stable ``type`` (``urn:darkroom:problem:<slug>``) that
-clients can branch on; ``title`` and ``detail`` are for people. Routes raise
-``Problem``; the handlers registered here turn it, werkzeug's HTTP errors,
-``ServiceUnavailable`` and anything unexpected into the same shape, so a
-client never has to parse an HTML error page.
+clients can branch on; ``title`` and ``detail`` are for people. The status
+and title of each slug are written once, in ``PROBLEM_TYPES``; code raises
+``Problem(slug, detail)``. No Flask here: upload validation, which the
+``darkroom enhance`` command uses too, raises ``Problem`` (api/errors.py
+turns it into a response).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-
-from jobs.aws import ServiceUnavailable
-
-PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:darkroom:problem:"
-SERVICE_RETRY_AFTER_SECONDS = 5
-
-log = logging.getLogger(__name__)
 
 
-class Problem(Exception):
-    """An error answer a route raises; ``extra`` adds RFC 9457 extension members."""
+@dataclass(frozen=True)
+class ProblemType:
+    status: int
+    title: str
+
+
+PROBLEM_TYPES = {
+    # what was sent
+    "invalid-json": ProblemType(400, "Invalid JSON"),
+    "invalid-ratio": ProblemType(400, "Invalid Ratio"),
+    "invalid-callback-url": ProblemType(400, "Invalid Callback URL"),
+    "invalid-upload-request": ProblemType(400, "Invalid Upload Request"),
+    "missing-image": ProblemType(400, "Missing Image"),
+    "empty-upload": ProblemType(400, "Empty Upload"),
+    "length-required": ProblemType(411, "Length Required"),
+    "content-too-large": ProblemType(413, "Content Too Large"),
+    "unsupported-media-type": ProblemType(415, "Unsupported Media Type"),
+    "corrupt-image": ProblemType(422, "Corrupt Image"),
+    "too-many-pixels": ProblemType(422, "Too Many Pixels"),
+    "upload-size-mismatch": ProblemType(422, "Upload Size Mismatch"),
+    # who sent it
+    "api-key-required": ProblemType(401, "API Key Required"),
+    "invalid-api-key": ProblemType(401, "Invalid API Key"),
+    "too-many-requests": ProblemType(429, "Too Many Requests"),
+    # jobs and direct uploads
+    "job-not-found": ProblemType(404, "Job Not Found"),
+    "upload-not-found": ProblemType(404, "Upload Not Found"),
+    "not-ready": ProblemType(409, "Not Ready"),
+    "job-failed": ProblemType(409, "Job Failed"),
+    "upload-used": ProblemType(409, "Upload Already Used"),
+    "upload-missing": ProblemType(409, "Upload Missing"),
+    "upload-changed": ProblemType(409, "Upload Changed"),
+    # this side
+    "internal-error": ProblemType(500, "Internal Server Error"),
+    "service-unavailable": ProblemType(503, "Service Unavailable"),
+}
+
+
+class Problem(ValueError):
+    """An error answer; ``extra`` adds RFC 9457 extension members.
+
+    A ValueError, so callers outside the API (``darkroom enhance``) catch a refused upload as one.
+    ``kind`` is for types outside the table (werkzeug's own 404, 405, ...).
+    """
 
     def __init__(
         self,
-        status: int,
         slug: str,
-        title: str,
         detail: str,
         headers: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        kind: ProblemType | None = None,
     ) -> None:
-        super().__init__(f"{status} {slug}: {detail}")
-        self.status = status
+        self.kind = kind or PROBLEM_TYPES[slug]
+        super().__init__(f"{self.kind.status} {slug}: {detail}")
         self.slug = slug
-        self.title = title
         self.detail = detail
         self.headers = dict(headers or {})
         self.extra = dict(extra or {})
+
+    @property
+    def status(self) -> int:
+        return self.kind.status
+
+    @property
+    def title(self) -> str:
+        return self.kind.title
 
     @property
     def type(self) -> str:
@@ -52,67 +91,3 @@ class Problem(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.extra, "type": self.type, "title": self.title, "status": self.status, "detail": self.detail}
-
-
-def problem_response(problem: Problem) -> Response:
-    body = json.dumps(problem.to_dict(), separators=(",", ":"))
-    response = Response(body, status=problem.status, mimetype=PROBLEM_MEDIA_TYPE)
-    response.headers.update(problem.headers)
-    return response
-
-
-def _slug(exc: HTTPException) -> str:
-    return (exc.name or "error").lower().replace(" ", "-").replace("'", "")
-
-
-def from_http_exception(exc: HTTPException) -> Problem:
-    """werkzeug's 404/405/413/...; keeps its headers (405's Allow) but not its HTML."""
-    headers = {k: v for k, v in exc.get_headers() if k.lower() not in ("content-type", "content-length")}
-    status = exc.code or 500
-    return Problem(status, _slug(exc), exc.name, exc.description or exc.name, headers)
-
-
-def service_unavailable() -> Problem:
-    return Problem(
-        503,
-        "service-unavailable",
-        "Service Unavailable",
-        "Storage or the job queue is not answering; try again shortly.",
-        {"Retry-After": str(SERVICE_RETRY_AFTER_SECONDS)},
-    )
-
-
-def internal_error() -> Problem:
-    return Problem(500, "internal-error", "Internal Server Error", "Something went wrong on our side.")
-
-
-def _on_problem(exc: Problem) -> Response:
-    return problem_response(exc)
-
-
-def content_too_large(limit: int | None) -> Problem:
-    detail = "The request body is too large." if limit is None else f"The request body is over {limit:,} bytes."
-    return Problem(413, "content-too-large", "Content Too Large", detail)
-
-
-def _on_http_exception(exc: HTTPException) -> Response:
-    if isinstance(exc, RequestEntityTooLarge):  # from MAX_CONTENT_LENGTH; say what the limit is
-        return problem_response(content_too_large(current_app.config.get("MAX_CONTENT_LENGTH")))
-    return problem_response(from_http_exception(exc))
-
-
-def _on_service_unavailable(exc: ServiceUnavailable) -> Response:
-    log.warning("answering 503: %s", exc)
-    return problem_response(service_unavailable())
-
-
-def _on_unexpected(exc: Exception) -> Response:
-    log.exception("unhandled error")  # the traceback goes to the log, never to the client
-    return problem_response(internal_error())
-
-
-def register_problem_handlers(app: Flask) -> None:
-    app.register_error_handler(Problem, _on_problem)
-    app.register_error_handler(HTTPException, _on_http_exception)
-    app.register_error_handler(ServiceUnavailable, _on_service_unavailable)
-    app.register_error_handler(Exception, _on_unexpected)

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 
-from api.capacity.ec2 import Ec2Pool
-from api.capacity.lock import lock_path
-from api.capacity.provider import Provider
 from api.ratelimit import RateLimiter
 from api.settings import ApiSettings
 from api.status_cache import ResultUrlCache, TerminalStatusCache
 from jobs.aws import ec2_client, s3_client, sqs_client, ssm_client
 from jobs.queue import JobQueue
 from jobs.store import JobStore
+from pool.ec2 import Ec2Pool
+from pool.lock import lock_path
+from pool.provider import Provider
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client

@@ -12,7 +12,7 @@ from flask import request
 
 from api.problems import Problem
 from api.services import api_settings, services
-from api.validate import UploadInfo, UploadRejected, inspect_upload
+from api.validate import UploadInfo, inspect_upload
 from jobs.message import InvalidRatio, parse_ratio
 from jobs.status import JobStatus
 from jobs.submit import submit_job
@@ -25,7 +25,7 @@ def read_ratio(value: object) -> float | None:
     try:
         return parse_ratio(value)
     except InvalidRatio as exc:
-        raise Problem(400, "invalid-ratio", "Invalid Ratio", str(exc)) from None
+        raise Problem("invalid-ratio", str(exc)) from None
 
 
 def read_callback_url(value: object) -> str | None:
@@ -35,18 +35,12 @@ def read_callback_url(value: object) -> str | None:
     try:
         return check_callback_url(value, api_settings().webhook)
     except CallbackRefused as exc:
-        raise Problem(400, "invalid-callback-url", "Invalid Callback URL", str(exc)) from None
-
-
-def rejected(exc: UploadRejected) -> Problem:
-    return Problem(exc.status, exc.slug, exc.title, exc.detail)
+        raise Problem("invalid-callback-url", str(exc)) from None
 
 
 def inspect(data: bytes, filename: str | None) -> UploadInfo:
-    try:
-        return inspect_upload(data, filename, api_settings().max_pixels)
-    except UploadRejected as exc:
-        raise rejected(exc) from None
+    """The upload's facts, or the Problem that refuses it."""
+    return inspect_upload(data, filename, api_settings().max_pixels)
 
 
 def submit_form() -> JobStatus:
@@ -54,9 +48,9 @@ def submit_form() -> JobStatus:
     image = request.files.get("image")
     if image is None and request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", ""):
         # uWSGI hands the app no body for chunked requests; say so rather than "missing image".
-        raise Problem(411, "length-required", "Length Required", "send the upload with a Content-Length header")
+        raise Problem("length-required", "send the upload with a Content-Length header")
     if image is None:
-        raise Problem(400, "missing-image", "Missing Image", "send the photo as the multipart form field 'image'")
+        raise Problem("missing-image", "send the photo as the multipart form field 'image'")
     ratio = read_ratio(request.form.get("ratio"))
     callback_url = read_callback_url(request.form.get("callback_url"))
     data = image.read()

@@ -33,10 +33,10 @@ from api.problems import Problem
 from api.services import api_settings, services
 from api.submission import inspect, log_submitted, read_callback_url, read_ratio
 from api.validate import MAGIC_BYTES, has_image_magic
-from jobs.aws import ServiceUnavailable
-from jobs.ids import UPLOAD_EXTENSIONS, incoming_key, is_job_id, new_job_id, status_key, ticket_key, upload_key
+from jobs.aws import Conflict, NotFound, ServiceUnavailable
+from jobs.ids import UPLOAD_EXTENSIONS, incoming_key, is_job_id, new_job_id, ticket_key, upload_key
 from jobs.status import JobStatus
-from jobs.store import JobStore, StatusConflict
+from jobs.store import JobStore
 from jobs.submit import enqueue_stored
 
 log = logging.getLogger(__name__)
@@ -49,30 +49,28 @@ EXTENSION_ALIASES = {"jpeg": "jpg", "tiff": "tif"}
 def upload_extension(filename: object) -> str:
     """The S3 key's extension, from the client's filename; the content is judged later."""
     if not isinstance(filename, str) or not filename:
-        raise Problem(400, "invalid-upload-request", "Invalid Upload Request", "send the file's name as 'filename'")
+        raise Problem("invalid-upload-request", "send the file's name as 'filename'")
     ext = os.path.splitext(filename)[1].lstrip(".").lower()
     ext = EXTENSION_ALIASES.get(ext, ext)
     if ext not in UPLOAD_EXTENSIONS:
         names = ", ".join(sorted(UPLOAD_EXTENSIONS))
-        raise Problem(415, "unsupported-media-type", "Unsupported Media Type", f"a file name ending in one of {names}")
+        raise Problem("unsupported-media-type", f"a file name ending in one of {names}")
     return ext
 
 
 def upload_size(size: object) -> int:
     if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-        raise Problem(
-            400, "invalid-upload-request", "Invalid Upload Request", "send the file's size in bytes as 'size'"
-        )
+        raise Problem("invalid-upload-request", "send the file's size in bytes as 'size'")
     limit = api_settings().max_direct_upload_bytes
     if size > limit:
-        raise Problem(413, "content-too-large", "Content Too Large", f"the file is over {limit:,} bytes")
+        raise Problem("content-too-large", f"the file is over {limit:,} bytes")
     return size
 
 
 def json_object() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise Problem(400, "invalid-json", "Invalid JSON", "send a JSON object with Content-Type: application/json")
+        raise Problem("invalid-json", "send a JSON object with Content-Type: application/json")
     return body
 
 
@@ -84,9 +82,9 @@ def create_upload() -> tuple[Response, int]:
     upload_id = new_job_id()
     key = incoming_key(upload_id, ext)
     store, expiry = services().store, api_settings().upload_url_expiry
-    url, fields = store.presigned_post(key, size, expiry)
+    url, fields = store.bucket.presigned_post(key, size, expiry)
     ticket = {"key": key, "ext": ext, "size": size, "filename": body["filename"]}
-    store.put_json(ticket_key(upload_id), json.dumps(ticket).encode())
+    store.bucket.write(ticket_key(upload_id), json.dumps(ticket).encode())
     log.info("upload %s signed: %s, %d bytes", upload_id, key, size)
     return jsonify({"id": upload_id, "url": url, "fields": fields, "expires_in": expiry}), 201
 
@@ -94,13 +92,13 @@ def create_upload() -> tuple[Response, int]:
 def read_ticket(store: JobStore, upload_id: object) -> tuple[str, dict[str, Any]]:
     """The upload's id and ticket; 404 for an unknown id, 409 for one a job already used."""
     if not is_job_id(upload_id):
-        raise Problem(404, "upload-not-found", "Upload Not Found", "there is no such upload; ask /v1/uploads for one")
+        raise Problem("upload-not-found", "there is no such upload; ask /v1/uploads for one")
     assert isinstance(upload_id, str)
     body = store.get(ticket_key(upload_id))
     if body is None:
-        if store.exists(status_key(upload_id)):
-            raise Problem(409, "upload-used", "Upload Already Used", "this upload has already been submitted as a job")
-        raise Problem(404, "upload-not-found", "Upload Not Found", "there is no such upload, or it expired")
+        if store.read_status(upload_id) is not None:
+            raise Problem("upload-used", "this upload has already been submitted as a job")
+        raise Problem("upload-not-found", "there is no such upload, or it expired")
     ticket: dict[str, Any] = json.loads(body)
     return upload_id, ticket
 
@@ -108,7 +106,7 @@ def read_ticket(store: JobStore, upload_id: object) -> tuple[str, dict[str, Any]
 def refuse(store: JobStore, upload_id: str, key: str, problem: Problem) -> Problem:
     """Delete an upload that failed its check (and its ticket) and return the problem to answer."""
     for doomed in (key, ticket_key(upload_id)):
-        store.delete(doomed)
+        store.bucket.delete(doomed)
     log.info("upload %s refused and deleted: %s", upload_id, problem.detail)
     return problem
 
@@ -116,31 +114,31 @@ def refuse(store: JobStore, upload_id: str, key: str, problem: Problem) -> Probl
 def check_stored(store: JobStore, upload_id: str, ticket: dict[str, Any]) -> tuple[bytes, str, str]:
     """The stored upload's bytes, key and ETag once its size and magic bytes pass; reads the whole file last."""
     key, signed = str(ticket["key"]), int(ticket["size"])
-    size = store.size(key)
-    if size is None:
-        raise Problem(
-            409, "upload-missing", "Upload Missing", "nothing was uploaded yet; POST the file to the url first"
-        )
+    try:
+        size = store.bucket.size(key)
+    except NotFound:
+        raise Problem("upload-missing", "nothing was uploaded yet; POST the file to the url first") from None
     if size != signed:
         detail = f"the stored file is {size:,} bytes but the upload was signed for {signed:,}"
-        raise refuse(store, upload_id, key, Problem(422, "upload-size-mismatch", "Upload Size Mismatch", detail))
-    head = store.head(key, MAGIC_BYTES) or b""
-    if not has_image_magic(head):
-        detail = "not a JPEG, PNG, TIFF or camera RAW file (judged by its content, not its name)"
-        raise refuse(store, upload_id, key, Problem(415, "unsupported-media-type", "Unsupported Media Type", detail))
-    found = store.get_tagged(key)
-    if found is None:
-        raise Problem(409, "upload-missing", "Upload Missing", "the uploaded file is gone; upload it again")
-    return found[0], key, found[1]
+        raise refuse(store, upload_id, key, Problem("upload-size-mismatch", detail))
+    try:
+        head = store.bucket.read(key, first=MAGIC_BYTES).body
+        if not has_image_magic(head):
+            detail = "not a JPEG, PNG, TIFF or camera RAW file (judged by its content, not its name)"
+            raise refuse(store, upload_id, key, Problem("unsupported-media-type", detail))
+        found = store.bucket.read(key)
+    except NotFound:
+        raise Problem("upload-missing", "the uploaded file is gone; upload it again") from None
+    return found.body, key, found.etag
 
 
 def take_checked(store: JobStore, upload_id: str, incoming: str, ext: str, etag: str) -> str:
     """Copy the checked version to the job's own key; refuse if the upload changed after it was checked."""
     key = upload_key(upload_id, ext)
-    if store.copy(incoming, key) != etag:
-        store.delete(key)
+    if store.bucket.copy(incoming, key) != etag:
+        store.bucket.delete(key)
         detail = "the uploaded file changed while it was being checked; upload it again"
-        raise refuse(store, upload_id, incoming, Problem(409, "upload-changed", "Upload Changed", detail))
+        raise refuse(store, upload_id, incoming, Problem("upload-changed", detail))
     return key
 
 
@@ -157,11 +155,11 @@ def submit_upload(body: dict[str, Any]) -> JobStatus:
     key = take_checked(store, upload_id, incoming, str(ticket["ext"]), etag)
     try:
         status = enqueue_stored(store, queue, upload_id, key, info.kind, ratio, callback_url)
-    except StatusConflict:
-        raise Problem(409, "upload-used", "Upload Already Used", "this upload has already been submitted") from None
+    except Conflict:
+        raise Problem("upload-used", "this upload has already been submitted") from None
     for spent in (ticket_key(upload_id), incoming):
         try:  # the job is queued: what is left behind only expires with the bucket's lifecycle rules
-            store.delete(spent)
+            store.bucket.delete(spent)
         except ServiceUnavailable as exc:
             log.warning("upload %s: could not delete %s: %s", upload_id, spent, exc)
     log_submitted(status, info, len(data))

@@ -5,8 +5,9 @@ with the decoders the worker will use (Pillow for JPEG/PNG/TIFF, LibRaw via
 rawpy for RAW), which read only the header here, so a decompression bomb is
 refused from its declared size before a single pixel is decoded. Cheap
 structural checks then catch truncated uploads, which those header-only
-parsers would accept. No I/O and no Flask: the ``darkroom enhance`` command
-uses this module too.
+parsers would accept. What cannot become a job raises the ``Problem`` to
+answer. No I/O and no Flask: the ``darkroom enhance`` command uses this
+module too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 import rawpy
 from PIL import Image, UnidentifiedImageError
 
+from api.problems import Problem
 from api.tiff import TiffError, read_tiff, tiff_magic
 from jobs.ids import RAW_EXTENSIONS
 from jobs.message import InputKind
@@ -32,17 +34,6 @@ DNG_CONTENT_TYPE = "image/x-adobe-dng"
 RAW_CONTENT_TYPE = "image/x-dcraw"  # shared-mime-info's parent type of camera RAW files
 
 
-class UploadRejected(ValueError):
-    """An upload that cannot become a job; ``status`` and ``slug`` are the HTTP problem to answer."""
-
-    def __init__(self, status: int, slug: str, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.slug = slug
-        self.title = title
-        self.detail = detail
-
-
 @dataclass(frozen=True)
 class UploadInfo:
     kind: InputKind
@@ -53,22 +44,18 @@ class UploadInfo:
     format: str  # "JPEG", "PNG", "TIFF", "DNG", "CR2", "ORF", "RW2", "RAF" or "RAW"
 
 
-def unsupported(detail: str) -> UploadRejected:
-    return UploadRejected(415, "unsupported-media-type", "Unsupported Media Type", detail)
+def unsupported(detail: str) -> Problem:
+    return Problem("unsupported-media-type", detail)
 
 
-def corrupt(detail: str) -> UploadRejected:
-    return UploadRejected(422, "corrupt-image", "Corrupt Image", detail)
+def corrupt(detail: str) -> Problem:
+    return Problem("corrupt-image", detail)
 
 
 def check_pixels(width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
-        raise UploadRejected(
-            422,
-            "too-many-pixels",
-            "Too Many Pixels",
-            f"the image declares {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}",
-        )
+        detail = f"the image declares {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}"
+        raise Problem("too-many-pixels", detail)
 
 
 MAGIC_BYTES = 16  # enough of a file's start to tell whether it can be an image at all
@@ -80,9 +67,9 @@ def has_image_magic(head: bytes) -> bool:
 
 
 def inspect_upload(data: bytes, filename: str | None, max_pixels: int) -> UploadInfo:
-    """Identify and check an upload; raises UploadRejected (a ValueError) with the HTTP status to answer."""
+    """Identify and check an upload; raises the Problem to answer when it cannot become a job."""
     if not data:
-        raise UploadRejected(400, "empty-upload", "Empty Upload", "the uploaded file is empty")
+        raise Problem("empty-upload", "the uploaded file is empty")
     if data.startswith(b"\xff\xd8\xff"):
         return _inspect_pillow(data, "JPEG", "jpg", "image/jpeg", max_pixels, _check_jpeg_end)
     if data.startswith(PNG_SIGNATURE):
@@ -111,9 +98,7 @@ def _pillow_size(data: bytes, name: str) -> tuple[int, int]:
             with Image.open(io.BytesIO(data), formats=[name]) as image:
                 return image.size
     except Image.DecompressionBombError:  # Pillow's own limit, far above any sane max_pixels
-        raise UploadRejected(
-            422, "too-many-pixels", "Too Many Pixels", "the image declares far too many pixels"
-        ) from None
+        raise Problem("too-many-pixels", "the image declares far too many pixels") from None
     except UnidentifiedImageError:
         raise corrupt(f"the {name} header cannot be read") from None
     except (OSError, EOFError, ValueError) as exc:

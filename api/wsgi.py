@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 
-from api import create_app
+from api.app import create_app
 from api.settings import ApiSettings
 
+settings = ApiSettings.from_env(os.environ)
 logging.basicConfig(
-    level=os.environ.get("DARKROOM_LOG_LEVEL", "INFO").upper(),
+    level=settings.log_level.upper(),
     format="%(asctime)s %(levelname)s [api %(process)d] %(name)s: %(message)s",
 )
 
-app = create_app(ApiSettings.from_env(os.environ))
+app = create_app(settings)

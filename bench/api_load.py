@@ -1,6 +1,6 @@
 """API: status polls per second and submit latency under uWSGI, 64 concurrent clients, errors counted.
 
-The stack is the real one (``darkroom.stack.LocalStack``: moto over HTTP and
+The stack is the real one (``darkroom.local.stack.LocalStack``: moto over HTTP and
 the API under uWSGI with api/uwsgi.ini), without workers. Polls go over
 keep-alive connections, by ``wrk`` when it is installed (apt install wrk),
 else by the asyncio load generator below. Baseline in the same run: polls of
@@ -28,8 +28,9 @@ import requests
 from PIL import Image
 
 from bench.common import Table, machine, ratio
-from darkroom.local import free_port
-from darkroom.stack import LocalStack, StackConfig
+from darkroom.local.aws import free_port
+from darkroom.local.config import StackConfig
+from darkroom.local.stack import LocalStack
 from jobs.aws import s3_client
 from jobs.ids import new_job_id
 from jobs.message import InputKind
@@ -117,26 +118,32 @@ def submit_latencies(api: str, count: int) -> tuple[list[float], int]:
     return [r for r in results if r is not None], sum(r is None for r in results)
 
 
+def seed_jobs(stack: LocalStack) -> tuple[str, str]:
+    """A processing job and a done one, written straight to the bucket: the ids to poll."""
+    store = JobStore(s3_client(stack.aws), stack.aws.bucket)
+    processing = JobStatus.new(new_job_id(), InputKind.RAW, None, iso_now()).processing("w-1", 1, iso_now())
+    store.write_status(processing)
+    done_id = new_job_id()
+    result = JobResult(store.put_result(done_id, sample_jpeg()), 640, 480, 1000)
+    store.write_status(
+        JobStatus.new(done_id, InputKind.RAW, None, iso_now())
+        .processing("w-1", 1, iso_now())
+        .done(result, 50.0, "sid", {}, iso_now())
+    )
+    return processing.job_id, done_id
+
+
 def run(quick: bool = False) -> list[Table]:
     seconds = 5.0 if quick else 15.0
     unlimited = {"DARKROOM_SUBMITS_PER_MINUTE": "1000000"}  # one client address sends every submit: measure, not limit
     stack = LocalStack(StackConfig(api_port=free_port(), moto_port=free_port(), extra_env=unlimited))
     stack.start()
     try:
-        store = JobStore(s3_client(stack.aws), stack.aws.bucket)
-        processing = JobStatus.new(new_job_id(), InputKind.RAW, None, iso_now()).processing("w-1", 1, iso_now())
-        store.write_status(processing)
-        done_id = new_job_id()
-        result = JobResult(store.put_result(done_id, sample_jpeg()), 640, 480, 1000)
-        store.write_status(
-            JobStatus.new(done_id, InputKind.RAW, None, iso_now())
-            .processing("w-1", 1, iso_now())
-            .done(result, 50.0, "sid", {}, iso_now())
-        )
+        processing_id, done_id = seed_jobs(stack)
         api = stack.config.api_url
         load = wrk_load if shutil.which("wrk") else python_load
         generator = "wrk -t2 -c64" if shutil.which("wrk") else "asyncio, 64 keep-alive connections"
-        running = load(f"{api}/v1/jobs/{processing.job_id}", seconds)
+        running = load(f"{api}/v1/jobs/{processing_id}", seconds)
         finished = load(f"{api}/v1/jobs/{done_id}", seconds)
         latencies, submit_errors = submit_latencies(api, 64 if quick else 256)
     finally:

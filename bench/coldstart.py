@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from bench.common import REPO, Table, machine, moto_process
-from darkroom.local import EMULATOR_CREDENTIALS, create_resources
+from darkroom.local.aws import EMULATOR_CREDENTIALS, create_resources
 from jobs.aws import s3_client, sqs_client
 from jobs.message import InputKind
 from jobs.queue import JobQueue

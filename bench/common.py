@@ -119,7 +119,7 @@ def ratio(value: float, baseline: float) -> str:
 @contextlib.contextmanager
 def moto_process() -> Iterator[str]:
     """A moto server in a process of its own, so its request handling does not share the benchmark's GIL."""
-    from darkroom.local import free_port, use_emulator_credentials
+    from darkroom.local.aws import free_port, use_emulator_credentials
 
     use_emulator_credentials()
     port = free_port()

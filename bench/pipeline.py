@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.common import Table, machine, moto_process, ratio
 from darkroom.dng import dng_bytes
-from darkroom.local import create_resources
+from darkroom.local.aws import create_resources
 from jobs.aws import s3_client, sqs_client
 from jobs.message import InputKind
 from jobs.queue import JobQueue

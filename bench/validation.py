@@ -18,7 +18,8 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from api.validate import UploadRejected, inspect_upload
+from api.problems import Problem
+from api.validate import inspect_upload
 from bench.common import Table, machine, median_seconds, ratio
 from darkroom.dng import dng_bytes
 
@@ -68,7 +69,7 @@ def full_decode(data: bytes) -> None:
 def verdict(data: bytes) -> str:
     try:
         info = inspect_upload(data, "upload", MAX_PIXELS)
-    except UploadRejected as exc:
+    except Problem as exc:
         return f"rejected ({exc.status} {exc.slug})"
     return f"accepted ({info.format} {info.width}x{info.height})"
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+SAMPLE_EXPOSURE = 1 / 100  # of a normal exposure: 100x too dark
+
 
 def output_path(source: Path, output: Path | None, many: bool) -> Path:
     """Where one input's result goes: the given file, a file in the given folder, or beside the input."""
@@ -66,7 +68,7 @@ def enhance_files(inputs: list[Path], output: Path | None, ratio_text: str, meth
     return 1 if failures else 0
 
 
-def write_sample(path: Path, exposure: float) -> None:
+def write_sample(path: Path, exposure: float = SAMPLE_EXPOSURE) -> None:
     """A synthetic dark photo: RAW for .dng, else an 8-bit sRGB image Pillow writes."""
     from PIL import Image
 

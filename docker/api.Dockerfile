@@ -13,8 +13,8 @@ RUN apt-get update \
 WORKDIR /src
 # Dependencies first, from pyproject.toml alone, so a code change rebuilds only the last layers.
 COPY pyproject.toml README.md ./
-RUN mkdir -p jobs api worker darkroom \
-    && touch jobs/__init__.py api/__init__.py worker/__init__.py darkroom/__init__.py \
+RUN mkdir -p jobs pool api worker darkroom \
+    && touch jobs/__init__.py pool/__init__.py api/__init__.py worker/__init__.py darkroom/__init__.py \
     && pip wheel --no-cache-dir --wheel-dir /wheels ".[api]" \
     && rm /wheels/darkroom-*.whl
 
@@ -30,6 +30,7 @@ RUN pip install --no-cache-dir --no-index /wheels/*.whl && rm -rf /wheels
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY jobs/ jobs/
+COPY pool/ pool/
 COPY api/ api/
 RUN pip install --no-cache-dir --no-deps . && rm -rf build ./*.egg-info
 USER 10001:10001

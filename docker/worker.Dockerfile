@@ -15,11 +15,11 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 # versions are pinned in pyproject.toml (torch exactly), not here
 # hadolint ignore=DL3013
-RUN mkdir -p jobs api worker darkroom \
-    && touch jobs/__init__.py api/__init__.py worker/__init__.py darkroom/__init__.py \
+RUN mkdir -p jobs pool api worker darkroom \
+    && touch jobs/__init__.py pool/__init__.py api/__init__.py worker/__init__.py darkroom/__init__.py \
     && pip install --no-cache-dir ".[worker]" \
     && pip uninstall --yes darkroom \
-    && rm -rf jobs api worker darkroom build ./*.egg-info
+    && rm -rf jobs pool api worker darkroom build ./*.egg-info
 COPY jobs/ jobs/
 COPY worker/ worker/
 # the weights ship inside the package (worker/models/*.safetensors): on the AMI they are on local disk

@@ -1,7 +1,8 @@
-"""boto3 clients built from settings, and the one place AWS errors are sorted.
+"""boto3 clients built from settings, and the errors adapters raise instead of botocore's.
 
 Adapters catch botocore's exceptions where they call AWS and raise
-``ServiceUnavailable`` for anything a retry might fix, so callers above them
+``ServiceUnavailable`` for anything a retry might fix (S3's reads and writes
+also ``NotFound`` and ``Conflict``: jobs/bucket.py), so callers above them
 never see botocore types.
 """
 
@@ -24,6 +25,14 @@ if TYPE_CHECKING:
 
 class ServiceUnavailable(Exception):
     """S3 or SQS could not do what was asked; trying again later may work."""
+
+
+class NotFound(Exception):
+    """There is no such object."""
+
+
+class Conflict(Exception):
+    """A conditional write or delete lost: the object is not (or no longer) the version it was made on."""
 
 
 AWS_ERRORS = (BotoCoreError, ClientError)

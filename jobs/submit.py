@@ -58,7 +58,7 @@ def enqueue_stored(
 
     If the queue fails, the status is removed again and the upload kept, so
     the client can submit the same upload id once more. The status is created
-    only if the job has none (``StatusConflict`` else), so one upload makes at
+    only if the job has none (``Conflict`` else), so one upload makes at
     most one job even when two requests race to submit it.
     """
     now = iso_now()
@@ -75,6 +75,6 @@ def enqueue_stored(
 def _remove(store: JobStore, keys: list[str]) -> None:
     for key in keys:
         try:
-            store.delete(key)
+            store.bucket.delete(key)
         except ServiceUnavailable as exc:  # bucket lifecycle expiry removes it later
             log.warning("could not remove %s after a failed submit: %s", key, exc)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from jobs.settings import SettingsError, env_bool, env_float, env_int
+from jobs.settings import FromEnv, SettingsError, setting
 from jobs.status import JobStatus
 
 SIGNATURE_HEADER = "Darkroom-Signature"
@@ -40,13 +40,17 @@ class CallbackRefused(ValueError):
 
 
 @dataclass(frozen=True)
-class WebhookSettings:
-    secret: str = ""  # shared with receivers; empty: callbacks are refused at submit
-    allow_http: bool = False  # plain http callbacks, for local use only
-    allow_private: bool = False  # loopback, private and link-local addresses, for local use only
-    attempts: int = 5  # deliveries tried in all
-    backoff_seconds: float = 2.0  # before the second attempt; doubles each time
-    timeout_seconds: float = 10.0  # per attempt
+class WebhookSettings(FromEnv):
+    secret: str = setting("DARKROOM_WEBHOOK_SECRET", "", "signs job callbacks; unset: callbacks are refused at submit")
+    allow_http: bool = setting("DARKROOM_WEBHOOK_ALLOW_HTTP", False, "allow plain http callbacks: for local use only")
+    allow_private: bool = setting(
+        "DARKROOM_WEBHOOK_ALLOW_PRIVATE", False, "allow loopback, private and link-local callbacks: for local use only"
+    )
+    attempts: int = setting("DARKROOM_WEBHOOK_ATTEMPTS", 5, "deliveries of a callback tried in all")
+    backoff_seconds: float = setting(
+        "DARKROOM_WEBHOOK_BACKOFF_SECONDS", 2.0, "seconds before a callback's second attempt; doubles each time"
+    )
+    timeout_seconds: float = setting("DARKROOM_WEBHOOK_TIMEOUT_SECONDS", 10.0, "seconds each callback attempt may take")
 
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.backoff_seconds < 0 or self.timeout_seconds <= 0:
@@ -55,17 +59,6 @@ class WebhookSettings:
     @property
     def enabled(self) -> bool:
         return bool(self.secret)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> WebhookSettings:
-        return cls(
-            secret=env.get("DARKROOM_WEBHOOK_SECRET", ""),
-            allow_http=env_bool(env, "DARKROOM_WEBHOOK_ALLOW_HTTP", cls.allow_http),
-            allow_private=env_bool(env, "DARKROOM_WEBHOOK_ALLOW_PRIVATE", cls.allow_private),
-            attempts=env_int(env, "DARKROOM_WEBHOOK_ATTEMPTS", cls.attempts),
-            backoff_seconds=env_float(env, "DARKROOM_WEBHOOK_BACKOFF_SECONDS", cls.backoff_seconds),
-            timeout_seconds=env_float(env, "DARKROOM_WEBHOOK_TIMEOUT_SECONDS", cls.timeout_seconds),
-        )
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt ``attempt`` (1-based)."""

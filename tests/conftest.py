@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from darkroom.local import create_resources, start_moto, use_emulator_credentials
+from darkroom.local.aws import create_pool_resources, create_resources, start_moto, use_emulator_credentials
 from jobs.settings import AwsSettings
+from pool.settings import PoolSettings
+from tests.support.aws import PoolWorld
+from tests.support.pool_stack import StartStack, pool_stacks
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -60,3 +63,24 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture
+def pool_world(aws: AwsSettings) -> Iterator[PoolWorld]:
+    """The local stack's pool resources (darkroom.local.aws), under names of this test's own."""
+    suffix = aws.bucket.rsplit("-", 1)[-1]  # moto's EC2 and SSM are shared by the session: names of our own
+    made = create_pool_resources(aws, f"darkroom-worker-{suffix}", f"/darkroom/worker-ami-{suffix}")
+    pool = PoolSettings(
+        enabled=True,
+        name=f"pool-{suffix}",
+        launch_template=made.launch_template,
+        ami_parameter=made.ami_parameter,
+        subnets=made.subnets[:2],
+    )
+    yield PoolWorld(aws, pool, made.ami_id)  # the aws fixture removes the pool's lock and limit files
+
+
+@pytest.fixture
+def start_stack() -> Iterator[StartStack]:
+    """Starts pool stacks (no worker until the API launches one); stops them after the test."""
+    yield from pool_stacks()

@@ -1,4 +1,4 @@
-"""The arrows point one way: api -> jobs <- worker <- training. Checked in fresh interpreters."""
+"""The arrows point one way: api -> pool -> jobs <- worker <- training, darkroom on top; in fresh interpreters."""
 
 from __future__ import annotations
 
@@ -17,26 +17,40 @@ print(" ".join(sorted(name for name in sys.modules if name.split(".")[0] in {for
 """
 
 
+def run(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def loaded(modules: str, names: tuple[str, ...]) -> str:
+    """Which of ``names`` a fresh interpreter has loaded once it imported ``modules``."""
+    return run(f"import sys, {modules}; print(' '.join(n for n in {names!r} if n in sys.modules))")
+
+
 @pytest.mark.parametrize(
     ("package", "forbidden"),
     [
-        ("api", {"torch", "worker", "darkroom"}),
+        ("api", {"torch", "worker", "training", "darkroom"}),
+        ("pool", {"flask", "werkzeug", "torch", "api", "worker", "training", "darkroom"}),
         ("worker", {"flask", "api", "darkroom", "werkzeug", "training"}),
-        ("training", {"flask", "api", "darkroom", "boto3", "botocore"}),
-        ("jobs", {"flask", "torch", "api", "worker", "darkroom"}),
+        ("training", {"flask", "api", "pool", "darkroom", "boto3", "botocore"}),
+        ("jobs", {"flask", "torch", "api", "pool", "worker", "training", "darkroom"}),
     ],
 )
 def test_package_does_not_import(package: str, forbidden: set[str]) -> None:
-    code = IMPORT_ALL.format(package=package, forbidden=forbidden)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "", f"{package} imports {result.stdout.strip()}"
+    found = run(IMPORT_ALL.format(package=package, forbidden=forbidden))
+    assert found == "", f"{package} imports {found}"
 
 
 def test_the_command_line_loads_no_heavy_library_before_a_command_runs() -> None:
     """`darkroom --help` is instant: each command imports what it needs when it runs."""
     heavy = ("flask", "boto3", "torch", "numpy", "requests", "simpy", "matplotlib")
-    code = f"import sys, darkroom.cli; print(' '.join(n for n in {heavy!r} if n in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ""
+    assert loaded("darkroom.cli.main", heavy) == ""
+
+
+def test_the_deploy_commands_run_in_the_api_image() -> None:
+    """docker-compose's setup runs ``python -m darkroom.cli.deploy local`` in the API's image: no worker, no moto."""
+    modules = "darkroom.cli.deploy, darkroom.local.aws, darkroom.deploy.cloudformation"
+    assert loaded(modules, ("worker", "torch", "moto")) == ""

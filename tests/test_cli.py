@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from api.access import AccessSettings
-from darkroom.cli import build_parser, main
+from darkroom.cli.main import build_parser, main
 
 
 def brightness(path: Path) -> float:

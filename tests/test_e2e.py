@@ -1,6 +1,6 @@
 """The whole path with real processes: moto, the API under uWSGI, worker processes.
 
-This is what ``make run`` starts (darkroom.stack.LocalStack), on free ports.
+This is what ``make run`` starts (darkroom.local.stack.LocalStack), on free ports.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import requests
 from PIL import Image
 
 from darkroom.dng import synthetic_dark_dng, synthetic_dark_srgb
-from darkroom.local import free_port
-from darkroom.stack import LocalStack, StackConfig
+from darkroom.local.aws import free_port
+from darkroom.local.config import StackConfig
+from darkroom.local.stack import LocalStack
 from jobs.aws import s3_client, sqs_client
 from jobs.queue import JobQueue
 from jobs.settings import AwsSettings

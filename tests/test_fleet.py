@@ -21,10 +21,11 @@ import pytest
 import requests
 from PIL import Image
 
-from darkroom.fleet import Fleet, FleetConfig
-from darkroom.imds import TOKEN_HEADER, TTL_HEADER, FakeImds
-from darkroom.local import AMI_PARAMETER, EMULATOR_CREDENTIALS, LAUNCH_TEMPLATE, create_pool_resources, free_port
-from darkroom.stack import LocalStack, PoolConfig, StackConfig
+from darkroom.local.aws import AMI_PARAMETER, EMULATOR_CREDENTIALS, LAUNCH_TEMPLATE, create_pool_resources, free_port
+from darkroom.local.config import PoolConfig, StackConfig
+from darkroom.local.fleet import Fleet, FleetConfig
+from darkroom.local.imds import TOKEN_HEADER, TTL_HEADER, FakeImds
+from darkroom.local.stack import LocalStack
 from jobs.aws import ec2_client, ssm_client
 from jobs.pool import POOL_TAG
 from jobs.settings import AwsSettings

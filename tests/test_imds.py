@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from darkroom.imds import TOKEN_HEADER, TTL_HEADER, FakeImds, InstanceIdentity
+from darkroom.local.imds import TOKEN_HEADER, TTL_HEADER, FakeImds, InstanceIdentity
 
 
 class FakeClock:

@@ -1,7 +1,7 @@
 """``python -m worker``: run one worker against the configured queue.
 
-Configuration comes from DARKROOM_* environment variables (see
-worker/settings.py); this is the only place the worker reads them.
+Configuration comes from DARKROOM_* environment variables (worker/settings.py,
+listed by ``--help``); this is the only place the worker reads them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from jobs.aws import ServiceUnavailable, s3_client, sqs_client
 from jobs.queue import JobQueue
+from jobs.settings import help_text, settings_of
 from jobs.store import JobStore
 from worker.loop import Worker
 from worker.methods import load_enhancer
@@ -21,28 +22,29 @@ from worker.settings import WorkerSettings
 from worker.startup import find_instance, process_started_at, warm_up
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m worker",
-        description="Long-poll the darkroom job queue and enhance each job's photo. "
-        "Settings come from DARKROOM_* variables: DARKROOM_AWS_ENDPOINT_URL, DARKROOM_BUCKET, "
-        "DARKROOM_QUEUE, DARKROOM_DLQ, DARKROOM_METHOD (sid or baseline), DARKROOM_RAW_MODEL and "
-        "DARKROOM_SRGB_MODEL (a shipped file name, a path or s3://bucket/key), DARKROOM_DEVICE, "
-        "DARKROOM_WAIT_SECONDS, DARKROOM_LEASE_SECONDS; on a spot instance DARKROOM_IMDS_URL (empty: not on "
-        "an instance), DARKROOM_IDLE_SECONDS, DARKROOM_NOTICE_POLL_SECONDS, DARKROOM_NOTICE_MARGIN_SECONDS.",
+        description="Long-poll the darkroom job queue and enhance each job's photo.",
+        epilog="settings (environment variables):\n" + help_text(settings_of(WorkerSettings)),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--max-jobs", type=int, default=None, help="stop after this many deliveries")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     started_at = process_started_at()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s")
-    settings = WorkerSettings.from_env(os.environ)
     try:
+        settings = WorkerSettings.from_env(os.environ)
         s3 = s3_client(settings.aws)
         store = JobStore(s3, settings.aws.bucket)
         metadata, recorder = find_instance(settings, store, started_at)  # on an instance: records STARTING
         if metadata is not None:  # its instance id names the worker, in job statuses as in the pool view
             settings = replace(settings, worker_id=recorder.record.instance_id)
-    except (ServiceUnavailable, ValueError) as exc:
+    except (ServiceUnavailable, ValueError) as exc:  # SettingsError is a ValueError
         logging.error("cannot start: %s", exc)
         return 1
     try:

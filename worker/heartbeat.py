@@ -1,4 +1,4 @@
-"""Keep a message invisible while its job runs.
+"""Keep a message invisible while its job runs, and hand it back when it should run elsewhere.
 
 Without this a job slower than the queue's visibility timeout would be handed
 to a second worker while the first still works on it. A dead worker stops
@@ -49,3 +49,11 @@ class Heartbeat:
                 self.beats += 1
             except ServiceUnavailable as exc:  # the next beat may get through; the lease has slack
                 log.warning("heartbeat for message %s failed: %s", self.delivery.message_id, exc)
+
+
+def release(queue: JobQueue, delivery: Delivery, after_seconds: int) -> None:
+    """Hand a message back: visible again after ``after_seconds`` (0: at once) for another delivery."""
+    try:
+        queue.set_visibility(delivery, after_seconds)
+    except ServiceUnavailable as exc:  # the lease will run out by itself
+        log.warning("could not hand message %s back: %s", delivery.message_id, exc)

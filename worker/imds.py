@@ -4,7 +4,7 @@ IMDSv2 asks for a session token first (PUT with a TTL header), then every GET
 carries it; an instance whose launch template requires IMDSv2 refuses plain
 GETs with 401. The stdlib's urllib is enough: the worker needs no HTTP
 library for a handful of local requests. The base URL is a setting, so tests
-and the local fleet point it at a fake (``darkroom.imds``).
+and the local fleet point it at a fake (``darkroom.local.imds``).
 """
 
 from __future__ import annotations

@@ -7,27 +7,17 @@ Torch is imported only when a learned model is asked for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from worker.baseline import Baseline
 from worker.frames import Enhancer
 from worker.model_files import resolve_model
+from worker.settings import METHODS, ModelChoice
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-METHODS = ("sid", "baseline")
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    method: str = "baseline"  # "sid" once the learned models beat it: see worker/models/README.md
-    raw_model: str = "sid-raw.safetensors"  # a shipped file name, a local path, or s3://bucket/key
-    srgb_model: str = "sid-srgb.safetensors"
-    device: str = "auto"  # auto: the GPU when there is one
-    cache_dir: Path = field(default_factory=lambda: Path("~/.cache/darkroom/models").expanduser())
+__all__ = ["METHODS", "ModelChoice", "load_enhancer"]
 
 
 def load_enhancer(choice: ModelChoice, s3: S3Client | None = None) -> Enhancer:

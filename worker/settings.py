@@ -1,18 +1,28 @@
-"""The worker's settings: one typed object, read from DARKROOM_* at the entry point."""
+"""The worker's settings: one typed object, read from DARKROOM_* at the entry point (worker/__main__.py)."""
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobs.settings import AwsSettings, env_float, env_int, env_str
+from jobs.settings import (
+    AwsSettings,
+    FromEnv,
+    SettingsError,
+    at_least_zero,
+    max_pixels,
+    positive,
+    require,
+    setting,
+)
 from jobs.webhook import WebhookSettings
-from worker.methods import ModelChoice
 
 DEFAULT_IMDS_URL = "http://169.254.169.254"
+METHODS = ("sid", "baseline")
+MODEL_CACHE = "~/.cache/darkroom/models"
+MAX_WAIT_SECONDS = 20  # SQS's longest long poll
 
 
 def default_worker_id() -> str:
@@ -20,47 +30,85 @@ def default_worker_id() -> str:
 
 
 @dataclass(frozen=True)
-class WorkerSettings:
-    aws: AwsSettings = field(default_factory=AwsSettings)
-    worker_id: str = field(default_factory=default_worker_id)
-    models: ModelChoice = field(default_factory=ModelChoice)  # which enhancer runs, on which device
-    wait_seconds: int = 20  # SQS long poll
-    lease_seconds: int = 60  # visibility each heartbeat renews; shorter means faster recovery from a dead worker
-    heartbeat_seconds: float = 20.0  # renew well before the lease runs out
-    retry_base_seconds: float = 5.0  # backoff after a transient failure: base * 2**(attempt-1)
-    dead_letter_sweep_seconds: float = 60.0  # how often an idle worker marks dead-lettered jobs failed
-    max_pixels: int = 150_000_000
-    webhook: WebhookSettings = field(default_factory=WebhookSettings)  # signs and limits job callbacks
-    pipeline_depth: int = 3  # jobs in flight at once (worker/overlap.py); 1: one after another
-    # on an instance (a spot worker of the pool)
-    imds_url: str = DEFAULT_IMDS_URL  # instance metadata; empty: not on an instance (no record, no notices)
-    idle_seconds: float = 300.0  # stop after this long with nothing to do; 0: never. Only on an instance
-    notice_poll_seconds: float = 2.0  # how often to look for spot interruption and rebalance notices
-    notice_margin_seconds: float = 15.0  # a job must end this long before a spot deadline, else it is handed back
+class ModelChoice(FromEnv):
+    """Which enhancer runs, on which device (``sid`` becomes the default once it beats ``baseline``)."""
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
-        lease = env_int(env, "DARKROOM_LEASE_SECONDS", cls.lease_seconds)
-        return cls(
-            aws=AwsSettings.from_env(env),
-            worker_id=env_str(env, "DARKROOM_WORKER_ID", default_worker_id()),
-            models=ModelChoice(
-                method=env_str(env, "DARKROOM_METHOD", ModelChoice.method),
-                raw_model=env_str(env, "DARKROOM_RAW_MODEL", ModelChoice.raw_model),
-                srgb_model=env_str(env, "DARKROOM_SRGB_MODEL", ModelChoice.srgb_model),
-                device=env_str(env, "DARKROOM_DEVICE", ModelChoice.device),
-                cache_dir=Path(env_str(env, "DARKROOM_MODEL_CACHE", "~/.cache/darkroom/models")).expanduser(),
-            ),
-            wait_seconds=env_int(env, "DARKROOM_WAIT_SECONDS", cls.wait_seconds),
-            lease_seconds=lease,
-            heartbeat_seconds=env_float(env, "DARKROOM_HEARTBEAT_SECONDS", lease / 3),
-            retry_base_seconds=env_float(env, "DARKROOM_RETRY_BASE_SECONDS", cls.retry_base_seconds),
-            dead_letter_sweep_seconds=env_float(env, "DARKROOM_DLQ_SWEEP_SECONDS", cls.dead_letter_sweep_seconds),
-            max_pixels=env_int(env, "DARKROOM_MAX_PIXELS", cls.max_pixels),
-            webhook=WebhookSettings.from_env(env),
-            pipeline_depth=env_int(env, "DARKROOM_PIPELINE_DEPTH", cls.pipeline_depth),
-            imds_url=env.get("DARKROOM_IMDS_URL", DEFAULT_IMDS_URL).strip(),  # set but empty means none
-            idle_seconds=env_float(env, "DARKROOM_IDLE_SECONDS", cls.idle_seconds),
-            notice_poll_seconds=env_float(env, "DARKROOM_NOTICE_POLL_SECONDS", cls.notice_poll_seconds),
-            notice_margin_seconds=env_float(env, "DARKROOM_NOTICE_MARGIN_SECONDS", cls.notice_margin_seconds),
-        )
+    method: str = setting("DARKROOM_METHOD", "baseline", "the enhancer: baseline (classical) or sid (learned models)")
+    raw_model: str = setting(
+        "DARKROOM_RAW_MODEL",
+        "sid-raw.safetensors",
+        "RAW weights for sid: a shipped file name, a path or s3://bucket/key",
+    )
+    srgb_model: str = setting(
+        "DARKROOM_SRGB_MODEL",
+        "sid-srgb.safetensors",
+        "JPEG/PNG weights for sid: a shipped file name, a path or s3://...",
+    )
+    device: str = setting("DARKROOM_DEVICE", "auto", "where sid runs: auto (the GPU when there is one), cpu or cuda")
+    cache_dir: Path = setting(
+        "DARKROOM_MODEL_CACHE",
+        None,
+        "where weights read from S3 are kept",
+        factory=lambda: Path(MODEL_CACHE).expanduser(),
+        shown=MODEL_CACHE,
+    )
+
+    def __post_init__(self) -> None:
+        require(self, lambda method: method in METHODS, "one of " + ", ".join(METHODS), "method")
+
+
+@dataclass(frozen=True)
+class WorkerSettings(FromEnv):
+    aws: AwsSettings = field(default_factory=AwsSettings)
+    worker_id: str = setting(
+        "DARKROOM_WORKER_ID",
+        None,
+        "names the worker off EC2 (on an instance: its id)",
+        factory=default_worker_id,
+        shown="host-pid",
+    )
+    models: ModelChoice = field(default_factory=ModelChoice)
+    wait_seconds: int = setting("DARKROOM_WAIT_SECONDS", MAX_WAIT_SECONDS, "SQS long poll, 0 to 20 seconds")
+    lease_seconds: int = setting(
+        "DARKROOM_LEASE_SECONDS", 60, "visibility each heartbeat renews; shorter recovers a dead worker's job sooner"
+    )
+    heartbeat_seconds: float = setting(
+        "DARKROOM_HEARTBEAT_SECONDS", 0.0, "seconds between heartbeats, under the lease; 0: a third of the lease"
+    )
+    retry_base_seconds: float = setting(
+        "DARKROOM_RETRY_BASE_SECONDS", 5.0, "backoff after a transient failure: base * 2**(attempt-1)"
+    )
+    dead_letter_sweep_seconds: float = setting(
+        "DARKROOM_DLQ_SWEEP_SECONDS", 60.0, "how often an idle worker marks dead-lettered jobs failed"
+    )
+    max_pixels: int = max_pixels()
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)  # signs and limits job callbacks
+    pipeline_depth: int = setting(
+        "DARKROOM_PIPELINE_DEPTH", 3, "jobs in flight at once, decoding and encoding around enhancing; 1: one by one"
+    )
+    # on an instance (a spot worker of the pool)
+    imds_url: str = setting(
+        "DARKROOM_IMDS_URL", DEFAULT_IMDS_URL, "instance metadata; set but empty: not on an instance", keep_blank=True
+    )
+    idle_seconds: float = setting(
+        "DARKROOM_IDLE_SECONDS", 300.0, "on an instance, stop after this long with nothing to do; 0: never"
+    )
+    notice_poll_seconds: float = setting(
+        "DARKROOM_NOTICE_POLL_SECONDS", 2.0, "how often to look for spot interruption and rebalance notices"
+    )
+    notice_margin_seconds: float = setting(
+        "DARKROOM_NOTICE_MARGIN_SECONDS",
+        15.0,
+        "a job must end this long before a spot deadline, else it is handed back",
+    )
+
+    def __post_init__(self) -> None:
+        if self.heartbeat_seconds == 0:
+            object.__setattr__(self, "heartbeat_seconds", self.lease_seconds / 3)
+        require(self, lambda wait: 0 <= wait <= MAX_WAIT_SECONDS, f"0 to {MAX_WAIT_SECONDS}", "wait_seconds")
+        require(self, positive, "positive", "lease_seconds", "max_pixels", "pipeline_depth", "notice_poll_seconds")
+        require(self, lambda beat: 0 < beat < self.lease_seconds, "under the lease", "heartbeat_seconds")
+        require(self, at_least_zero, "0 or more", "retry_base_seconds", "dead_letter_sweep_seconds", "idle_seconds")
+        require(self, at_least_zero, "0 or more", "notice_margin_seconds")
+        if self.imds_url and not self.imds_url.startswith(("http://", "https://")):
+            raise SettingsError(f"DARKROOM_IMDS_URL must be an http URL or empty, not {self.imds_url!r}")

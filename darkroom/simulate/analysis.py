@@ -12,47 +12,17 @@ from __future__ import annotations
 import math
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from darkroom.simulate import arrivals
 from darkroom.simulate.compare import Serverless, always_on, serverless
+from darkroom.simulate.config import PATTERNS, Policy, SimulateConfig
 from darkroom.simulate.costs import Metrics, pareto, pool_metrics
-from darkroom.simulate.pool import Policy, PoolModel, simulate
+from darkroom.simulate.pool import PoolModel, simulate
 from darkroom.simulate.tables import BootTime, Defaults, Prices, ServiceTime, load_defaults, load_prices
-
-PATTERNS = ("poisson", "daily", "bursts", "csv")
-
-
-@dataclass(frozen=True)
-class SimulateConfig:
-    per_day: float = 1000.0  # images a day (ignored for a CSV trace)
-    pattern: str = "daily"  # one of PATTERNS
-    csv: Path | None = None  # request times, for pattern "csv"
-    hours: float = 24.0  # length of a generated trace
-    raw_fraction: float = 0.5  # share of uploads that are RAW (the rest JPEG/PNG)
-    peak_to_mean: float = 2.0  # daily cycle: the busiest hour's rate over the mean
-    photos_per_burst: float = 5.0  # bursts: photos per session
-    burst_gap_seconds: float = 10.0  # bursts: mean gap between a session's uploads
-    method: str = "sid"  # the enhancement method, for the service-time defaults
-    instance_type: str = "g4dn.xlarge"  # the pool's instance type
-    spot: bool = True  # spot prices for the pool (else on-demand)
-    cpu_instance_type: str = "c7i.large"  # the always-on CPU comparison
-    raw_seconds: float | None = None  # service time per RAW image; None: the defaults table
-    jpeg_seconds: float | None = None  # service time per JPEG image; None: the defaults table
-    boot_seconds: tuple[float, float, float] | None = None  # launch to ready (low, mode, high); None: defaults
-    interruptions_per_hour: float | None = None  # spot interruptions per instance-hour; None: defaults
-    policy: Policy = field(default_factory=Policy)
-    idle_grid: tuple[float, ...] = (60.0, 120.0, 300.0, 600.0, 1800.0)
-    pool_grid: tuple[int, ...] = (1, 2, 4, 8)
-    prewarm_lead_seconds: float = 30.0  # lead time tried as the pre-warm variant
-    p95_target: float = 60.0  # seconds: the recommendation is the cheapest policy at or under it
-    seed: int = 0
-    processes: int = 2
-    defaults_path: Path | None = None
-    prices_path: Path | None = None
+from pool.settings import DEFAULT_INSTANCE_TYPES
 
 
 @dataclass(frozen=True)
@@ -204,7 +174,7 @@ def cheapest(options: list[Metrics], p95_target: float) -> Metrics:
 def alternatives_for(
     config: SimulateConfig, trace: arrivals.Trace, defaults: Defaults, prices: Prices, pool_device: str
 ) -> list[Metrics]:
-    gpu = prices.instance(config.instance_type) if pool_device == "gpu" else prices.instance("g4dn.xlarge")
+    gpu = prices.instance(config.instance_type) if pool_device == "gpu" else prices.instance(DEFAULT_INSTANCE_TYPES[0])
     cpu = prices.instance(config.cpu_instance_type)
     cpu_service = defaults.service(config.method, "cpu")
     lam = Serverless(

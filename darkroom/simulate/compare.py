@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from darkroom.simulate.arrivals import Trace
+from darkroom.simulate.config import Policy
 from darkroom.simulate.costs import Metrics, always_on_metrics, percentiles, serverless_cost
-from darkroom.simulate.pool import Policy, PoolModel, simulate
+from darkroom.simulate.pool import PoolModel, simulate
 from darkroom.simulate.service import presampled
 from darkroom.simulate.tables import BootTime, InstancePrice, LambdaPrice, ServiceTime
 

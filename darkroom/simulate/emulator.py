@@ -26,12 +26,14 @@ import requests
 from PIL import Image
 
 from darkroom.dng import synthetic_dark_dng
-from darkroom.local import free_port
+from darkroom.local.aws import free_port
+from darkroom.local.config import PoolConfig, StackConfig
+from darkroom.local.stack import LocalStack
 from darkroom.simulate.arrivals import Trace
+from darkroom.simulate.config import Policy
 from darkroom.simulate.costs import percentiles
-from darkroom.simulate.pool import Policy, PoolModel, simulate
+from darkroom.simulate.pool import PoolModel, simulate
 from darkroom.simulate.tables import BootTime, ServiceTime
-from darkroom.stack import LocalStack, PoolConfig, StackConfig
 from jobs.aws import ec2_client, s3_client
 from jobs.pool import POOL_TAG
 from jobs.settings import AwsSettings
@@ -40,7 +42,7 @@ from jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 
-JOBS_PER_WORKER = 4  # the API's default (api/capacity/settings.py)
+JOBS_PER_WORKER = 4  # the API's default (pool/settings.py)
 
 
 @dataclass(frozen=True)

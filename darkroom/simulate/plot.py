@@ -1,7 +1,7 @@
 """The plot: cost per 1,000 images against p95 latency, one point per policy, the best ones marked.
 
 matplotlib with the Agg backend (no display); one panel per report, so the
-README's figure can show three traffic levels side by side.
+docs/cost.md's figure can show three traffic levels side by side.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The spot pool as a discrete-event simulation (SimPy), following the real system's policy.
 
-- On every submit the API runs the scaling rule (``api.capacity.rule``, the
+- On every submit the API runs the scaling rule (``pool.rule``, the
   same function the real provider calls) on visible + in-flight messages and
   the workers ready, busy or booting; on a page-load warm call it asks for at
   least one. The hard maximum counts draining workers too. ``min_workers``
@@ -26,24 +26,12 @@ import numpy as np
 import simpy
 from simpy.resources.store import StoreGet
 
-from api.capacity.rule import PoolCounts, workers_to_launch
 from darkroom.simulate.arrivals import Trace
+from darkroom.simulate.config import Policy
 from darkroom.simulate.outcome import Outcome, WorkerLog
 from darkroom.simulate.service import boot_sample, presampled, service_samples
 from darkroom.simulate.tables import BootTime, ServiceTime
-
-
-@dataclass(frozen=True)
-class Policy:
-    max_workers: int = 3  # the hard maximum (DARKROOM_MAX_WORKERS)
-    idle_seconds: float = 300.0  # a worker with nothing to do this long stops; 0: never
-    min_workers: int = 0  # kept running whatever the traffic; 0: scale to zero
-    prewarm_lead_seconds: float = 0.0  # the page calls warm this long before each upload; 0: no pre-warm
-    jobs_per_worker: int = 4  # queued jobs one worker absorbs before another is launched
-
-    def label(self) -> str:
-        warm = f", warm {self.prewarm_lead_seconds:g}s" if self.prewarm_lead_seconds else ""
-        return f"max {self.max_workers}, idle {self.idle_seconds:g}s, min {self.min_workers}{warm}"
+from pool.rule import PoolCounts, workers_to_launch
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import boto3
 import pytest
@@ -15,43 +13,13 @@ from botocore.config import Config
 from flask import Flask
 from flask.testing import FlaskClient
 
-from api import create_app
-from api.capacity.settings import PoolSettings
+from api.app import create_app
 from api.settings import ApiSettings
-from darkroom.local import create_pool_resources, free_port
-from jobs.aws import ec2_client, s3_client, sqs_client, ssm_client
-from jobs.pool import POOL_TAG
-from jobs.queue import JobQueue
+from darkroom.local.aws import free_port
 from jobs.settings import AwsSettings
-
-if TYPE_CHECKING:
-    from mypy_boto3_ec2 import EC2Client
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_ssm import SSMClient
+from tests.support.aws import PoolWorld, s3_of, sqs_of
 
 MakeApp = Callable[..., Flask]
-
-
-@functools.lru_cache(maxsize=4)
-def s3_of(aws: AwsSettings) -> S3Client:
-    """One client per test's settings: making a boto3 client costs ~0.2 s of CPU."""
-    return s3_client(aws)
-
-
-@functools.lru_cache(maxsize=4)
-def sqs_of(aws: AwsSettings) -> SQSClient:
-    return sqs_client(aws)
-
-
-@functools.lru_cache(maxsize=4)
-def ec2_of(aws: AwsSettings) -> EC2Client:
-    return ec2_client(aws)
-
-
-@functools.lru_cache(maxsize=4)
-def ssm_of(aws: AwsSettings) -> SSMClient:
-    return ssm_client(aws)
 
 
 @pytest.fixture
@@ -79,17 +47,6 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def bucket_keys(aws: AwsSettings) -> list[str]:
-    listing = s3_of(aws).list_objects_v2(Bucket=aws.bucket)
-    return sorted(item["Key"] for item in listing.get("Contents", []))
-
-
-def queue_messages(aws: AwsSettings) -> int:
-    """Messages in the job queue, visible or not."""
-    depth = JobQueue.named(sqs_of(aws), aws.queue).depth()
-    return depth.visible + depth.in_flight
-
-
 IMPATIENT = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 1})
 
 
@@ -106,51 +63,14 @@ def unreachable_app() -> Flask:
     return create_app(ApiSettings(aws=aws), s3=s3, sqs=sqs)
 
 
-@dataclass(frozen=True)
-class PoolWorld:
-    """A spot pool of this test's own in moto: its launch template, AMI parameter and subnets."""
-
-    aws: AwsSettings
-    pool: PoolSettings
-    ami: str
-
-    @property
-    def ec2(self) -> EC2Client:
-        return ec2_of(self.aws)
-
-    @property
-    def ssm(self) -> SSMClient:
-        return ssm_of(self.aws)
-
-    def app(self, **pool_overrides: object) -> Flask:
-        """The app with this pool enabled; keyword arguments override PoolSettings fields."""
-        pool = dataclasses.replace(self.pool, **pool_overrides)  # type: ignore[arg-type]
-        settings = ApiSettings(aws=self.aws, pool=pool)
-        app = create_app(settings, s3=s3_of(self.aws), sqs=sqs_of(self.aws), ec2=self.ec2, ssm=self.ssm)
-        app.testing = True
-        return app
-
-    def instances(self) -> list[dict[str, Any]]:
-        """Every instance ever launched with this pool's tag, in any state."""
-        pages = self.ec2.get_paginator("describe_instances").paginate(
-            Filters=[{"Name": f"tag:{POOL_TAG}", "Values": [self.pool.name]}]
-        )
-        return [dict(item) for page in pages for group in page["Reservations"] for item in group["Instances"]]
-
-
-@pytest.fixture
-def pool_world(aws: AwsSettings) -> Iterator[PoolWorld]:
-    """The local stack's pool resources (darkroom.local), under names of this test's own."""
-    suffix = aws.bucket.rsplit("-", 1)[-1]  # moto's EC2 and SSM are shared by the session: names of our own
-    made = create_pool_resources(aws, f"darkroom-worker-{suffix}", f"/darkroom/worker-ami-{suffix}")
-    pool = PoolSettings(
-        enabled=True,
-        name=f"pool-{suffix}",
-        launch_template=made.launch_template,
-        ami_parameter=made.ami_parameter,
-        subnets=made.subnets[:2],
+def pool_app(world: PoolWorld, **pool_overrides: object) -> Flask:
+    """The app with the world's pool enabled; keyword arguments override PoolSettings fields."""
+    pool = dataclasses.replace(world.pool, **pool_overrides)  # type: ignore[arg-type]
+    app = create_app(
+        ApiSettings(aws=world.aws, pool=pool), s3=s3_of(world.aws), sqs=sqs_of(world.aws), ec2=world.ec2, ssm=world.ssm
     )
-    yield PoolWorld(aws, pool, made.ami_id)  # the aws fixture removes the pool's lock and limit files
+    app.testing = True
+    return app
 
 
 def sign(client: FlaskClient, filename: str, size: int) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from flask.testing import FlaskClient
 from api.access import AccessSettings, key_hash, new_key
 from jobs.settings import AwsSettings, SettingsError
 from tests.api import samples
-from tests.api.conftest import MakeApp, bucket_keys, post_to_storage, queue_messages, sign
+from tests.api.conftest import MakeApp, post_to_storage, sign
+from tests.support.aws import bucket_keys, queue_messages
 
 KEY, KEY_HASH = new_key()
 OTHER_KEY, OTHER_HASH = new_key()

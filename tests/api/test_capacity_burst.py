@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from darkroom.local import EMULATOR_CREDENTIALS, free_port
-from darkroom.stack import uwsgi_binary, wait_for_api
+from darkroom.local.aws import EMULATOR_CREDENTIALS, free_port
+from darkroom.local.stack import uwsgi_binary, wait_for_api
 from tests.api import samples
-from tests.api.conftest import PoolWorld, bucket_keys
+from tests.support.aws import PoolWorld, bucket_keys
 
 pytestmark = pytest.mark.slow
 

@@ -7,13 +7,13 @@ import io
 
 from flask import Flask
 
-from api import create_app
+from api.app import create_app
 from api.settings import API_AWS_RETRIES, ApiSettings
-from darkroom.faults import Fault, FaultInjector, FaultKind
 from jobs.aws import s3_client, sqs_client
 from jobs.settings import AwsSettings
 from tests.api import samples
-from tests.api.conftest import bucket_keys, queue_messages
+from tests.support.aws import bucket_keys, queue_messages
+from tests.support.faults import Fault, FaultInjector, FaultKind
 
 
 def faulty_app(aws: AwsSettings, *faults: Fault) -> tuple[Flask, FaultInjector]:

@@ -6,11 +6,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
-from api import create_app
+from api.app import create_app
 from api.openapi import DOCUMENT
 from api.settings import ApiSettings
 from jobs.settings import AwsSettings
-from tests.api.conftest import MakeApp, sqs_of, unreachable, unreachable_app
+from tests.api.conftest import MakeApp, unreachable, unreachable_app
+from tests.support.aws import sqs_of
 
 
 def test_healthz_does_no_io() -> None:

@@ -19,7 +19,8 @@ from jobs.settings import AwsSettings
 from jobs.status import JobError, JobResult, JobState, JobStatus, iso_now
 from jobs.store import JobStore
 from tests.api import samples
-from tests.api.conftest import MakeApp, bucket_keys, queue_messages, s3_of, sqs_of, unreachable_app
+from tests.api.conftest import MakeApp, unreachable_app
+from tests.support.aws import bucket_keys, queue_messages, s3_of, sqs_of
 
 PROBLEM = "application/problem+json"
 

@@ -13,14 +13,15 @@ import io
 import pytest
 from flask.testing import FlaskClient
 
-from api import create_app
 from api.access import AccessSettings, new_key
+from api.app import create_app
 from api.settings import ApiSettings
 from jobs.settings import AwsSettings, SettingsError
 from jobs.status import JobError, JobResult, iso_now
 from jobs.store import JobStore
 from tests.api import samples
-from tests.api.conftest import PoolWorld, queue_messages, s3_of, sqs_of
+from tests.api.conftest import pool_app
+from tests.support.aws import PoolWorld, queue_messages, s3_of, sqs_of
 
 FRONTEND = "http://localhost:3000"  # create-react-app's dev server, where the original frontend runs
 BROWSER = {"Origin": FRONTEND, "Cookie": "session=abc"}  # what withCredentials sends
@@ -92,7 +93,7 @@ def test_checkinstance_without_a_pool_says_ready(client: FlaskClient) -> None:
 
 @pytest.mark.slow
 def test_checkinstance_warms_the_pool(pool_world: PoolWorld) -> None:
-    client = pool_world.app().test_client()
+    client = pool_app(pool_world).test_client()
     reply = client.get("/checkinstance", headers=BROWSER)
     assert reply.status_code == 200 and reply.get_data(as_text=True).strip() == "starting"
     assert len(pool_world.instances()) == 1  # a worker is booting, as /v1/warm would have done

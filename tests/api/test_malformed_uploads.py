@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from flask.testing import FlaskClient
 
-from api import create_app
+from api.app import create_app
 from api.settings import ApiSettings
 from jobs.settings import AwsSettings
-from tests.api.conftest import bucket_keys, queue_messages, s3_of, sqs_of
 from tests.api.malformed import MALFORMED, Malformed
+from tests.support.aws import bucket_keys, queue_messages, s3_of, sqs_of
 
 
 @pytest.fixture(scope="module")

@@ -7,16 +7,17 @@ from typing import Any
 import boto3
 from flask.testing import FlaskClient
 
-from api import create_app
-from api.capacity.lock import lock_path
+from api.app import create_app
 from api.settings import ApiSettings
 from jobs.pool import WorkerRecord, WorkerState
 from jobs.settings import AwsSettings
 from jobs.status import iso_now
 from jobs.store import JobStore
+from pool.lock import lock_path
 from tests.api import samples
-from tests.api.conftest import IMPATIENT, PoolWorld, s3_of, sqs_of, unreachable
+from tests.api.conftest import IMPATIENT, pool_app, unreachable
 from tests.api.test_jobs import assert_problem, submit
+from tests.support.aws import PoolWorld, s3_of, sqs_of
 
 PROBLEM = "application/problem+json"
 
@@ -35,7 +36,7 @@ def no_spot_capacity(params: dict[str, Any], **_: Any) -> Any:
 
 
 def test_warm_starts_one_worker_and_answers_with_the_pool(pool_world: PoolWorld) -> None:
-    client = pool_world.app().test_client()
+    client = pool_app(pool_world).test_client()
     response = client.post("/v1/warm")
     assert response.status_code == 200
     body = response.get_json()
@@ -50,7 +51,7 @@ def test_warm_starts_one_worker_and_answers_with_the_pool(pool_world: PoolWorld)
 
 
 def test_warm_is_rate_limited_per_client(pool_world: PoolWorld) -> None:
-    client = pool_world.app(warm_per_minute=2).test_client()
+    client = pool_app(pool_world, warm_per_minute=2).test_client()
     assert [client.post("/v1/warm").status_code for _ in range(2)] == [200, 200]
     problem = assert_problem(client.post("/v1/warm"), 429, "too-many-requests")
     assert "2 warm requests a minute" in problem["detail"]
@@ -62,7 +63,7 @@ def test_warm_is_rate_limited_per_client(pool_world: PoolWorld) -> None:
 
 def test_pool_shows_the_queue_the_dead_letters_and_each_workers_state(pool_world: PoolWorld) -> None:
     aws = pool_world.aws
-    client = pool_world.app(jobs_per_worker=1).test_client()
+    client = pool_app(pool_world, jobs_per_worker=1).test_client()
     for _ in range(4):
         assert submit(client, samples.jpeg()).status_code == 202
     sqs = sqs_of(aws)
@@ -88,7 +89,7 @@ def test_pool_shows_the_queue_the_dead_letters_and_each_workers_state(pool_world
 
 
 def test_a_submit_starts_a_worker_and_the_waiting_job_says_so(pool_world: PoolWorld) -> None:
-    client = pool_world.app(boot_seconds_estimate=90).test_client()
+    client = pool_app(pool_world, boot_seconds_estimate=90).test_client()
     accepted = submit(client, samples.jpeg())
     assert accepted.status_code == 202
     body = accepted.get_json()
@@ -105,7 +106,7 @@ def test_a_submit_starts_a_worker_and_the_waiting_job_says_so(pool_world: PoolWo
 
 
 def test_without_capacity_or_fallback_the_waiting_job_says_why(pool_world: PoolWorld) -> None:
-    client = pool_world.app(on_demand_fallback=False).test_client()
+    client = pool_app(pool_world, on_demand_fallback=False).test_client()
     pool_world.ec2.meta.events.register("before-call.ec2.CreateFleet", no_spot_capacity)
     try:
         job_id = submit(client, samples.jpeg()).get_json()["id"]
@@ -119,7 +120,7 @@ def test_without_capacity_or_fallback_the_waiting_job_says_why(pool_world: PoolW
 
 
 def test_with_fallback_the_job_gets_an_on_demand_worker(pool_world: PoolWorld) -> None:
-    client = pool_world.app().test_client()
+    client = pool_app(pool_world).test_client()
     pool_world.ec2.meta.events.register("before-call.ec2.CreateFleet", no_spot_capacity)
     try:
         job_id = submit(client, samples.jpeg()).get_json()["id"]
@@ -131,7 +132,7 @@ def test_with_fallback_the_job_gets_an_on_demand_worker(pool_world: PoolWorld) -
 
 
 def test_busy_workers_are_the_reason_when_the_pool_is_full(pool_world: PoolWorld) -> None:
-    client = pool_world.app(max_workers=1).test_client()
+    client = pool_app(pool_world, max_workers=1).test_client()
     first = submit(client, samples.jpeg()).get_json()["id"]
     (instance,) = pool_world.instances()
     now = iso_now()

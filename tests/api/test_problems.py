@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import Path
 
 import pytest
 from flask import Flask
 
+from api.problems import PROBLEM_TYPES, Problem
 from jobs.aws import ServiceUnavailable
 
 PROBLEM = "application/problem+json"
@@ -52,3 +55,14 @@ def test_service_unavailable_is_a_503_problem_with_retry_after(app: Flask) -> No
     assert response.mimetype == PROBLEM
     assert int(response.headers["Retry-After"]) > 0
     assert "private-bucket" not in response.get_data(as_text=True)
+
+
+def test_every_problem_the_api_raises_is_in_the_table_and_every_entry_is_raised() -> None:
+    """Status and title are written once, in PROBLEM_TYPES; code names only the slug."""
+    api = Path(__file__).resolve().parents[2] / "api"
+    raised = {slug for path in api.glob("*.py") for slug in re.findall(r'"([a-z]+(?:-[a-z]+)+)"', path.read_text())}
+    assert set(PROBLEM_TYPES) <= raised
+    problems = {slug for path in api.glob("*.py") for slug in re.findall(r'Problem\(\s*"([a-z-]+)"', path.read_text())}
+    assert problems <= set(PROBLEM_TYPES)
+    with pytest.raises(KeyError):
+        Problem("no-such-problem", "a slug outside the table is a programming error")

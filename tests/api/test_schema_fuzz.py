@@ -11,7 +11,8 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.api.conftest import PoolWorld
+from tests.api.conftest import pool_app
+from tests.support.aws import PoolWorld
 
 EXAMPLES_PER_OPERATION = 25
 # Every other check runs (no 5xx, status codes, content types, response schemas). A schema-valid
@@ -20,7 +21,7 @@ IMAGE_CONTENT_IS_NOT_IN_THE_SCHEMA = schemathesis.checks.positive_data_acceptanc
 
 
 def test_no_generated_request_makes_the_server_fail(pool_world: PoolWorld) -> None:
-    schema = schemathesis.openapi.from_wsgi("/openapi.json", pool_world.app(max_workers=2))
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", pool_app(pool_world, max_workers=2))
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 7, "the document lists the API's operations"
     failures: list[str] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.eta import eta_seconds, poll_after_seconds
+from api.eta import PoolEta, eta_seconds, poll_after_seconds
 from api.settings import API_AWS_RETRIES, ApiSettings
 from jobs.queue import QueueDepth
 from jobs.settings import AwsSettings, SettingsError
@@ -56,3 +56,21 @@ def test_poll_interval_stays_between_one_and_fifteen_seconds() -> None:
 def test_the_api_fails_fast_with_fewer_aws_retries_than_the_worker() -> None:
     assert ApiSettings.from_env({}).aws.retries == API_AWS_RETRIES < AwsSettings.from_env({}).retries
     assert ApiSettings.from_env({"DARKROOM_AWS_RETRIES": "0"}).aws.retries == 0
+
+
+def test_eta_adds_the_rest_of_a_boot_and_shares_the_queue_among_workers() -> None:
+    depth = QueueDepth(visible=7, in_flight=0)  # six ahead
+    booting = PoolEta(working=0, booting=1, booting_for=30, boot_seconds=90)
+    assert eta_seconds(JobState.QUEUED, 10, depth, 0, booting) == 60 + 70
+    assert (
+        eta_seconds(JobState.QUEUED, 10, depth, 0, PoolEta(3, 0, 0, 90)) == 30
+    )  # 6 ahead over 3 workers, then its own
+    overdue = PoolEta(working=0, booting=1, booting_for=500, boot_seconds=90)
+    assert eta_seconds(JobState.QUEUED, 10, QueueDepth(1, 0), 0, overdue) == 5 + 10
+    nothing = PoolEta(working=0, booting=0, booting_for=0, boot_seconds=90)
+    assert eta_seconds(JobState.QUEUED, 10, QueueDepth(1, 0), 0, nothing) == 100
+    assert eta_seconds(JobState.DONE, 10, depth, 0, booting) == 0
+
+
+def test_retry_after_follows_the_eta() -> None:
+    assert [poll_after_seconds(eta) for eta in (0, 3, 20, 130, 1000)] == [1, 1, 10, 15, 15]

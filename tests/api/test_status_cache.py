@@ -10,7 +10,7 @@ from jobs.message import InputKind
 from jobs.settings import AwsSettings
 from jobs.status import JobError, JobResult, JobStatus, iso_now
 from jobs.store import JobStore
-from tests.api.conftest import s3_of
+from tests.support.aws import s3_of
 
 
 def test_a_done_status_is_read_from_s3_once_then_from_the_cache(client: FlaskClient, aws: AwsSettings) -> None:
@@ -20,7 +20,7 @@ def test_a_done_status_is_read_from_s3_once_then_from_the_cache(client: FlaskCli
     done = queued.processing("w-1", 1, iso_now()).done(JobResult("results/x.jpg", 4, 2, 10), 50.0, "sid", {}, iso_now())
     store.write_status(done)
     assert client.get(f"/v1/jobs/{job_id}").get_json()["status"] == "done"
-    store.delete(status_key(job_id))  # S3 no longer has it: only the cache can answer now
+    store.bucket.delete(status_key(job_id))  # S3 no longer has it: only the cache can answer now
     body = client.get(f"/v1/jobs/{job_id}").get_json()
     assert (body["status"], body["result"]["width"]) == ("done", 4)
     assert client.get(f"/v1/jobs/{job_id}/result").status_code == 303

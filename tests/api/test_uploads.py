@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from api import create_app
+from api.app import create_app
 from api.problems import Problem
 from api.settings import ApiSettings
 from api.uploads import take_checked
@@ -23,7 +23,8 @@ from jobs.settings import AwsSettings
 from jobs.store import JobStore
 from jobs.webhook import WebhookSettings
 from tests.api import samples
-from tests.api.conftest import bucket_keys, post_to_storage, queue_messages, s3_of, sign, sqs_of
+from tests.api.conftest import post_to_storage, sign
+from tests.support.aws import bucket_keys, queue_messages, s3_of, sqs_of
 
 
 @pytest.fixture(scope="module")
@@ -172,10 +173,9 @@ def test_an_upload_replaced_after_its_check_is_refused(client: FlaskClient, aws:
     upload = sign(client, "a.jpg", len(data))
     post_to_storage(upload, data)
     store = JobStore(s3_of(aws), aws.bucket)
-    checked = store.get_tagged(upload["fields"]["key"])
-    assert checked is not None
+    checked = store.bucket.read(upload["fields"]["key"])
     post_to_storage(upload, samples.jpeg(64, 48))  # replaced between the check and the copy
     with pytest.raises(Problem) as refused:
-        take_checked(store, upload["id"], upload["fields"]["key"], "jpg", checked[1])
+        take_checked(store, upload["id"], upload["fields"]["key"], "jpg", checked.etag)
     assert refused.value.status == 409 and refused.value.slug == "upload-changed"
     assert keys_of(aws, upload["id"]) == []

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from api.problems import Problem
 from api.tiff import MAX_IFDS, MAX_VALUES, TiffError, read_tiff
-from api.validate import UploadInfo, UploadRejected, inspect_upload
+from api.validate import UploadInfo, inspect_upload
 from jobs.message import InputKind
 from tests.api import samples
 
 LIMIT = 150_000_000
 
 
-def rejected(data: bytes, filename: str | None = "photo.jpg", max_pixels: int = LIMIT) -> UploadRejected:
-    with pytest.raises(UploadRejected) as caught:
+def rejected(data: bytes, filename: str | None = "photo.jpg", max_pixels: int = LIMIT) -> Problem:
+    with pytest.raises(Problem) as caught:
         inspect_upload(data, filename, max_pixels)
     return caught.value
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from api.capacity.ec2 import Ec2Pool
-from api.capacity.settings import PoolSettings
-from darkroom.ami import AmiBuild, ManifestError, publish_ami, read_manifest
+from darkroom.deploy.ami import AmiBuild, ManifestError, publish_ami, read_manifest
 from jobs.aws import ec2_client, ssm_client
 from jobs.settings import AwsSettings
+from pool.ec2 import Ec2Pool
+from pool.settings import PoolSettings
 
 
 def manifest(path: Path, *runs: tuple[str, str]) -> Path:

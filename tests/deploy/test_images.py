@@ -147,7 +147,7 @@ def test_the_api_image_has_no_torch_and_the_worker_base_matches_the_pinned_torch
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert not any(dep.startswith("torch") for dep in extras["api"])
     api = (ROOT / "docker" / "api.Dockerfile").read_text()
-    assert '".[api]"' in api and "COPY worker/" not in api
+    assert '".[api]"' in api and "COPY pool/" in api and "COPY worker/" not in api
     (torch_pin,) = [dep.split("==")[1] for dep in extras["worker"] if dep.startswith("torch==")]
     worker = (ROOT / "docker" / "worker.Dockerfile").read_text()
     assert f"FROM pytorch/pytorch:{torch_pin}-cuda" in worker

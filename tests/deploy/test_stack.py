@@ -11,10 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from api.capacity.ec2 import Ec2Pool
-from api.capacity.settings import PoolSettings
-from darkroom.deploy import cloudformation_client, stack_env, stack_exists, stack_outputs, teardown
-from darkroom.local import EMULATOR_POLL_SECONDS, PoolResources, deploy_template
+from darkroom.deploy.cloudformation import cloudformation_client, stack_env, stack_exists, stack_outputs, teardown
+from darkroom.local.aws import EMULATOR_POLL_SECONDS, PoolResources, deploy_template
 from jobs.aws import ec2_client, s3_client, sqs_client, ssm_client
 from jobs.ids import result_key
 from jobs.message import InputKind
@@ -23,6 +21,8 @@ from jobs.settings import AwsSettings
 from jobs.status import JobState
 from jobs.store import JobStore
 from jobs.submit import submit_job
+from pool.ec2 import Ec2Pool
+from pool.settings import PoolSettings
 from worker.baseline import Baseline
 from worker.loop import Worker
 from worker.settings import WorkerSettings

@@ -7,10 +7,11 @@ import inspect
 import re
 from typing import Any
 
-from api.capacity.settings import PoolSettings
-from darkroom.deploy import EXPIRE_AFTER_DAYS, LEASE_SECONDS, MAX_RECEIVES, OUTPUT_VARIABLES, StackSpec
-from darkroom.local import create_resources
+from darkroom.deploy.cloudformation import OUTPUT_VARIABLES
+from darkroom.deploy.spec import EXPIRE_AFTER_DAYS, LEASE_SECONDS, MAX_RECEIVES, StackSpec
+from darkroom.local.aws import create_resources
 from jobs.settings import AwsSettings
+from pool.settings import PoolSettings
 from tests.deploy.conftest import ROOT
 from worker.settings import WorkerSettings
 
@@ -49,7 +50,7 @@ def test_the_deployer_sets_every_parameter(template: dict[str, Any]) -> None:
 
 def test_the_api_reads_every_output_it_needs(template: dict[str, Any]) -> None:
     assert set(OUTPUT_VARIABLES) <= set(template["Outputs"])
-    settings_source = (ROOT / "jobs" / "settings.py").read_text() + (ROOT / "api/capacity/settings.py").read_text()
+    settings_source = (ROOT / "jobs" / "settings.py").read_text() + (ROOT / "pool/settings.py").read_text()
     for variable in OUTPUT_VARIABLES.values():
         assert f'"{variable}"' in settings_source, f"no setting reads {variable}"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from darkroom.cli import main
+from darkroom.cli.main import main
 
 INPUTS = (
     "--per-day", "--pattern", "--csv", "--hours", "--raw-fraction", "--peak-to-mean", "--photos-per-burst",

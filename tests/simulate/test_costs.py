@@ -8,6 +8,7 @@ import pytest
 from darkroom.simulate.analysis import significant
 from darkroom.simulate.arrivals import DAY, Trace
 from darkroom.simulate.compare import instances_for, peak_load
+from darkroom.simulate.config import Policy
 from darkroom.simulate.costs import (
     always_on_metrics,
     instance_cost,
@@ -18,7 +19,7 @@ from darkroom.simulate.costs import (
     serverless_cost,
 )
 from darkroom.simulate.outcome import Outcome, WorkerLog
-from darkroom.simulate.pool import Policy, PoolModel, simulate
+from darkroom.simulate.pool import PoolModel, simulate
 from darkroom.simulate.tables import BootTime, ServiceTime, load_prices
 
 

@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 from darkroom.simulate.arrivals import Trace, poisson_times
-from darkroom.simulate.pool import Policy, PoolModel, simulate
+from darkroom.simulate.config import Policy
+from darkroom.simulate.pool import PoolModel, simulate
 from darkroom.simulate.tables import BootTime, ServiceTime
 
 SERVERS = 3

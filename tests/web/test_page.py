@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from darkroom.dng import synthetic_dark_dng
-from darkroom.stack import LocalStack
+from darkroom.local.stack import LocalStack
 from tests.test_e2e import dark_jpeg, start_stack
 
 pytestmark = pytest.mark.slow

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from darkroom.faults import Fault, FaultInjector, FaultKind
 from jobs.aws import s3_client, sqs_client
 from jobs.ids import result_key
 from jobs.message import InputKind
 from jobs.settings import AwsSettings
 from jobs.status import JobState
+from tests.support.faults import Fault, FaultInjector, FaultKind
 from tests.worker.conftest import Parts, dark_jpeg
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from darkroom.imds import FakeImds, InstanceIdentity
-from darkroom.local import free_port
+from darkroom.local.aws import free_port
+from darkroom.local.imds import FakeImds, InstanceIdentity
 from worker.imds import (
     REBALANCE,
     SPOT_INTERRUPTION,

@@ -5,127 +5,25 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
-import pytest
 
-from darkroom.imds import FakeImds, InstanceIdentity
-from darkroom.local import EMULATOR_CREDENTIALS, free_port
-from jobs.aws import s3_client, sqs_client
-from jobs.ids import result_key
+from darkroom.local.aws import EMULATOR_CREDENTIALS, free_port
+from jobs.aws import s3_client
 from jobs.message import InputKind
-from jobs.pool import WorkerRecord, WorkerState
-from jobs.queue import JobQueue
+from jobs.pool import WorkerState
 from jobs.settings import AwsSettings
 from jobs.status import JobState, JobStatus
 from jobs.store import JobStore
-from jobs.submit import submit_job
-from tests.worker.conftest import CountingBaseline, dark_jpeg
+from tests.worker.conftest import INSTANCE_ID, CountingBaseline, Instance
 from worker.baseline import Baseline
 from worker.frames import InputError, RawFrame, SrgbFrame
-from worker.imds import REBALANCE, SPOT_INTERRUPTION
-from worker.lifecycle import WorkerRecorder, fits_before
-from worker.loop import Worker
+from worker.lifecycle import WorkerRecorder
 from worker.settings import WorkerSettings
 from worker.startup import find_instance, process_started_at, warm_up
-
-INSTANCE_ID = "i-0abc1234def567890"
-
-
-class RecordingStore(JobStore):
-    """The real store (writes go to moto), keeping every worker record it writes, in order."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.records: list[WorkerRecord] = []
-
-    def write_worker(self, record: WorkerRecord) -> None:
-        self.records.append(record)
-        super().write_worker(record)
-
-    def states(self) -> list[WorkerState]:
-        """The states written, with refreshes (repeats) left out."""
-        states = [r.state for r in self.records]
-        return [s for i, s in enumerate(states) if i == 0 or s != states[i - 1]]
-
-
-@dataclass
-class GatedBaseline(CountingBaseline):
-    """The real baseline; ``during_job`` runs inside the enhancement, while the job's message is held."""
-
-    during_job: Callable[[], None] = lambda: None
-
-    def enhance_srgb(self, frame: SrgbFrame, ratio: float) -> np.ndarray:
-        self.during_job()
-        return super().enhance_srgb(frame, ratio)
-
-
-@dataclass
-class Instance:
-    aws: AwsSettings
-    imds: FakeImds
-    store: RecordingStore
-    queue: JobQueue
-    dead_letters: JobQueue
-    enhancer: GatedBaseline = field(default_factory=GatedBaseline)
-
-    def worker(self, on_instance: bool = True, **overrides: object) -> Worker:
-        fields: dict[str, object] = {
-            "aws": self.aws,
-            "worker_id": "spot-worker",
-            "wait_seconds": 1,
-            "lease_seconds": 30,
-            "heartbeat_seconds": 10.0,
-            "retry_base_seconds": 0.0,
-            "dead_letter_sweep_seconds": 0.0,
-            "imds_url": self.imds.url if on_instance else "",
-            "idle_seconds": 0.0,
-            "notice_poll_seconds": 0.2,
-            "notice_margin_seconds": 15.0,
-        }
-        settings = WorkerSettings(**{**fields, **overrides})  # type: ignore[arg-type]
-        metadata, recorder = find_instance(settings, self.store, time.time())
-        return Worker(
-            settings, self.store, self.queue, self.dead_letters, self.enhancer, recorder=recorder, metadata=metadata
-        )
-
-    def submit(self) -> str:
-        return submit_job(self.store, self.queue, dark_jpeg(), "jpg", "image/jpeg", InputKind.SRGB, None).job_id
-
-    def status(self, job_id: str) -> JobStatus:
-        status = self.store.read_status(job_id)
-        assert status is not None
-        return status
-
-    def stored_record(self) -> WorkerRecord:
-        (record,) = self.store.read_workers()
-        return record
-
-
-@pytest.fixture
-def instance(aws: AwsSettings) -> Iterator[Instance]:
-    sqs = sqs_client(aws)
-    with FakeImds(InstanceIdentity(INSTANCE_ID)) as imds:
-        yield Instance(
-            aws=aws,
-            imds=imds,
-            store=RecordingStore(s3_client(aws), aws.bucket),
-            queue=JobQueue.named(sqs, aws.queue),
-            dead_letters=JobQueue.named(sqs, aws.dead_letter_queue),
-        )
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.05)
-
 
 # -- the record and idle stop -------------------------------------------------
 
@@ -173,98 +71,6 @@ def test_an_unreachable_metadata_service_means_not_on_an_instance(aws: AwsSettin
     settings = WorkerSettings(aws=aws, imds_url=f"http://127.0.0.1:{free_port()}")
     metadata, recorder = find_instance(settings, JobStore(s3_client(aws), aws.bucket), time.time())
     assert metadata is None and recorder.store is None
-
-
-# -- spot notices ------------------------------------------------------------
-
-
-def test_a_notice_while_idle_drains_and_stops_without_taking_new_work(instance: Instance) -> None:
-    worker = instance.worker(wait_seconds=2)
-    submitted: list[str] = []
-
-    def notice_then_a_job() -> None:
-        wait_until(lambda: worker.recorder.record.state is WorkerState.READY, "ready")
-        instance.imds.inject_interruption(120)
-        wait_until(lambda: worker.recorder.record.state is WorkerState.DRAINING, "draining")
-        submitted.append(instance.submit())  # may arrive during the worker's last long poll: handed back
-
-    helper = threading.Thread(target=notice_then_a_job)
-    helper.start()
-    assert worker.run() == SPOT_INTERRUPTION
-    helper.join()
-
-    assert instance.enhancer.calls == []
-    assert instance.status(submitted[0]).state is JobState.QUEUED
-    assert instance.queue.depth().visible == 1  # waiting for another worker, now
-    assert instance.store.states() == ["starting", "ready", "draining", "stopped"]
-    assert instance.stored_record().reason == SPOT_INTERRUPTION
-
-
-@pytest.mark.parametrize("reason", [SPOT_INTERRUPTION, REBALANCE])
-def test_a_notice_mid_job_with_time_to_spare_lets_the_job_finish(instance: Instance, reason: str) -> None:
-    job_id = instance.submit()
-    worker = instance.worker()
-
-    def notice() -> None:
-        if reason == REBALANCE:  # no deadline at all
-            instance.imds.inject_rebalance()
-        else:
-            instance.imds.inject_interruption(120)
-        wait_until(lambda: worker.recorder.record.state is WorkerState.DRAINING, "draining")
-
-    instance.enhancer.during_job = notice
-    assert worker.run() == reason
-
-    assert instance.status(job_id).state is JobState.DONE
-    assert instance.queue.depth().visible == 0 and instance.queue.depth().in_flight == 0
-    assert instance.store.states() == ["starting", "ready", "busy", "draining", "stopped"]
-    assert instance.stored_record().jobs_done == 1
-
-
-def test_a_notice_mid_job_too_near_its_deadline_hands_the_message_back_at_once(instance: Instance) -> None:
-    job_id = instance.submit()
-    worker = instance.worker()
-    seen_while_running: list[int] = []
-
-    def notice() -> None:
-        instance.imds.inject_interruption(5)  # less than the 15 s margin
-        wait_until(lambda: instance.queue.depth().visible == 1, "the message handed back")
-        seen_while_running.append(instance.queue.depth().visible)
-
-    instance.enhancer.during_job = notice
-    assert worker.run() == SPOT_INTERRUPTION
-
-    assert seen_while_running == [1]  # visible again while this worker was still computing
-    status = instance.status(job_id)
-    assert status.state is JobState.QUEUED and status.note is not None and "reclaimed" in status.note
-    assert not instance.store.exists(result_key(job_id))  # this worker's result was discarded
-    record = instance.stored_record()
-    assert record.state is WorkerState.STOPPED and record.jobs_done == 0 and record.job_id is None
-    assert worker.jobs_done == 0
-
-    instance.enhancer.during_job = lambda: None
-    assert instance.worker(on_instance=False).run(max_jobs=1) == "max-jobs"  # another worker finishes it
-    status = instance.status(job_id)
-    assert status.state is JobState.DONE and status.attempts == 2  # SQS counted both deliveries
-
-
-def test_a_notice_before_the_loop_starts_stops_it_before_any_job(instance: Instance) -> None:
-    job_id = instance.submit()
-    instance.imds.inject_interruption(120)
-    assert instance.worker().run() == SPOT_INTERRUPTION
-    assert instance.enhancer.calls == [] and instance.status(job_id).state is JobState.QUEUED
-    assert instance.queue.depth().visible == 1
-
-
-def test_fits_before_weighs_the_expected_remaining_time_and_the_margin() -> None:
-    now = datetime(2026, 11, 21, 19, 0, tzinfo=UTC)
-    in_60 = now + timedelta(seconds=60)
-    assert fits_before(None, now, elapsed=500, expected_seconds=10, margin_seconds=15)  # a rebalance: no deadline
-    assert fits_before(in_60, now, elapsed=5, expected_seconds=30, margin_seconds=15)  # 25 + 15 <= 60
-    assert not fits_before(in_60, now, elapsed=5, expected_seconds=60, margin_seconds=15)  # 55 + 15 > 60
-    assert fits_before(in_60, now, elapsed=0, expected_seconds=None, margin_seconds=15)  # no estimate yet
-    assert not fits_before(now + timedelta(seconds=10), now, elapsed=0, expected_seconds=None, margin_seconds=15)
-    assert not fits_before(now - timedelta(seconds=1), now, elapsed=0, expected_seconds=0, margin_seconds=0)
 
 
 # -- start-up ----------------------------------------------------------------

@@ -94,7 +94,7 @@ def test_jobs_whose_worker_died_end_failed_through_the_dead_letter_queue(parts: 
 
 def test_an_upload_that_vanished_fails_the_job(parts: Parts) -> None:
     job_id = parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
-    parts.store.delete(upload_key(job_id, "jpg"))
+    parts.store.bucket.delete(upload_key(job_id, "jpg"))
     parts.worker().run(max_jobs=1)
     status = parts.status(job_id)
     assert status.state is JobState.FAILED and status.error is not None and status.error.code == "upload-missing"

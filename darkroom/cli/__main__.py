@@ -1,0 +1,7 @@
+"""``python -m darkroom.cli``: the ``darkroom`` command."""
+
+import sys
+
+from darkroom.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,51 @@
+"""What a deployment of infra/darkroom.yaml is made of: its parameters, from darkroom's own settings objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jobs.settings import AwsSettings
+from pool.settings import PoolSettings
+
+DEFAULT_STACK = "darkroom"
+LEASE_SECONDS = 60  # the queue's visibility timeout = the workers' lease (worker/settings.py)
+MAX_RECEIVES = 3  # deliveries before the dead-letter queue
+EXPIRE_AFTER_DAYS = 7
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """What a deployment is made of; the defaults are darkroom's default names."""
+
+    ami_id: str
+    vpc_id: str
+    stack_name: str = DEFAULT_STACK
+    aws: AwsSettings = field(default_factory=AwsSettings)
+    pool: PoolSettings = field(default_factory=PoolSettings)
+    lease_seconds: int = LEASE_SECONDS
+    max_receives: int = MAX_RECEIVES
+    expire_after_days: int = EXPIRE_AFTER_DAYS
+    idle_seconds: int = 300
+    public_ip: bool = False
+    page_origins: tuple[str, ...] = ()  # where the demo page is served: its direct uploads need the bucket's CORS
+    generated_bucket_name: bool = False  # on AWS: darkroom-ACCOUNT-REGION instead of aws.bucket
+
+    def parameters(self) -> dict[str, str]:
+        """The template's parameters, all as text (CloudFormation's own type)."""
+        return {
+            "BucketName": "" if self.generated_bucket_name else self.aws.bucket,
+            "QueueName": self.aws.queue,
+            "DeadLetterQueueName": self.aws.dead_letter_queue,
+            "VisibilityTimeout": str(self.lease_seconds),
+            "MaxReceiveCount": str(self.max_receives),
+            "ExpireAfterDays": str(self.expire_after_days),
+            "PageOrigins": ",".join(self.page_origins),
+            "AmiParameterName": self.pool.ami_parameter,
+            "WorkerAmiId": self.ami_id,
+            "LaunchTemplateName": self.pool.launch_template,
+            "WorkerInstanceType": self.pool.instance_types[0],
+            "PoolName": self.pool.name,
+            "VpcId": self.vpc_id,
+            "AssociatePublicIp": "true" if self.public_ip else "false",
+            "WorkerIdleSeconds": str(self.idle_seconds),
+        }
