@@ -20,7 +20,7 @@ def output_path(source: Path, output: Path | None, many: bool) -> Path:
     return output
 
 
-def enhance_files(inputs: list[Path], output: Path | None, ratio_text: str, method: str) -> int:
+def enhance_files(inputs: list[Path], output: Path | None, ratio_text: str, method: str | None) -> int:
     """Enhance each input; returns the number of failures as the exit status (capped at 1)."""
     from tqdm import tqdm
 
@@ -35,7 +35,8 @@ def enhance_files(inputs: list[Path], output: Path | None, ratio_text: str, meth
     except InvalidRatio as exc:
         log.error("%s", exc)
         return 2
-    enhancer = load_enhancer(ModelChoice(method=method))
+    choice = ModelChoice() if method is None else ModelChoice(method=method, srgb_method=method)
+    enhancer = load_enhancer(choice)
     many = len(inputs) > 1
     failures = 0
     for source in tqdm(inputs, unit="photo", disable=not many):

@@ -7,7 +7,6 @@ FROM pytorch/pytorch:2.13.0-cuda12.8-cudnn9-runtime
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
-    DARKROOM_METHOD=sid \
     DARKROOM_MODEL_CACHE=/home/darkroom/.cache/darkroom/models
 RUN useradd --system --uid 10001 --create-home darkroom
 WORKDIR /app

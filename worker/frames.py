@@ -75,6 +75,30 @@ class Enhancer(Protocol):
     def enhance_srgb(self, frame: SrgbFrame, ratio: float) -> np.ndarray: ...
 
 
+def method_name(enhancer: Enhancer, frame: Frame) -> str:
+    """The name of the method ``enhancer`` runs on ``frame`` (one of two for an enhancer that routes by kind)."""
+    name_for = getattr(enhancer, "name_for", None)
+    return str(name_for(frame)) if name_for is not None else enhancer.name
+
+
+class ByKind:
+    """Each kind of input to its own enhancer (``worker.methods`` picks them): what a worker runs."""
+
+    def __init__(self, raw: Enhancer, srgb: Enhancer) -> None:
+        self.raw, self.srgb = raw, srgb
+        self.name = raw.name if raw.name == srgb.name else f"{raw.name} (RAW), {srgb.name} (JPEG/PNG)"
+
+    def name_for(self, frame: Frame) -> str:
+        """The method that runs on ``frame``: what its job's status records."""
+        return (self.raw if isinstance(frame, RawFrame) else self.srgb).name
+
+    def enhance_raw(self, frame: RawFrame, ratio: float) -> np.ndarray:
+        return self.raw.enhance_raw(frame, ratio)
+
+    def enhance_srgb(self, frame: SrgbFrame, ratio: float) -> np.ndarray:
+        return self.srgb.enhance_srgb(frame, ratio)
+
+
 def srgb_to_linear(encoded: np.ndarray) -> np.ndarray:
     """The sRGB EOTF (IEC 61966-2-1): gamma-encoded values in [0, 1] to linear light, float32."""
     x = np.clip(encoded, 0.0, 1.0, dtype=np.float32)

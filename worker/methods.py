@@ -1,8 +1,10 @@
-"""Which enhancer a worker runs: a setting, not a rebuild.
+"""Which enhancer a worker runs, for each kind of input: a setting, not a rebuild.
 
-``baseline`` (the default) is the classical method; ``sid`` runs the learned models: SID on RAW, its sRGB sibling on
-JPEG/PNG, measured against it.
-Torch is imported only when a learned model is asked for.
+``sid`` runs a learned model (SID on RAW, its sRGB sibling on JPEG/PNG);
+``baseline`` is the classical method. The defaults follow the evaluation
+(``worker/models/README.md``): a learned model is the default for its kind
+only once it beats ``baseline`` there. Torch is imported only when a learned
+model is asked for.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from worker.baseline import Baseline
-from worker.frames import Enhancer
+from worker.frames import ByKind, Enhancer
 from worker.model_files import resolve_model
 from worker.settings import METHODS, ModelChoice
 
@@ -21,15 +23,20 @@ __all__ = ["METHODS", "ModelChoice", "load_enhancer"]
 
 
 def load_enhancer(choice: ModelChoice, s3: S3Client | None = None) -> Enhancer:
-    """Build the chosen enhancer once, at worker start."""
-    if choice.method == "baseline":
+    """Build the chosen enhancers once, at worker start: one for RAW, one for JPEG/PNG."""
+    for method in (choice.method, choice.srgb_method):
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    if choice.method == choice.srgb_method == "baseline":
         return Baseline()
-    if choice.method != "sid":
-        raise ValueError(f"unknown method {choice.method!r}; choose from {', '.join(METHODS)}")
-    from worker.models import LearnedEnhancer, SidEnhancer, SrgbEnhancer
+    from worker.models import SidEnhancer, SrgbEnhancer
     from worker.models.device import pick_device
 
     device = str(pick_device(choice.device))
-    raw = SidEnhancer.from_checkpoint(resolve_model(choice.raw_model, choice.cache_dir, s3), device)
-    srgb = SrgbEnhancer.from_checkpoint(resolve_model(choice.srgb_model, choice.cache_dir, s3), device)
-    return LearnedEnhancer(raw, srgb)
+    raw: Enhancer = Baseline()
+    srgb: Enhancer = Baseline()
+    if choice.method == "sid":
+        raw = SidEnhancer.from_checkpoint(resolve_model(choice.raw_model, choice.cache_dir, s3), device)
+    if choice.srgb_method == "sid":
+        srgb = SrgbEnhancer.from_checkpoint(resolve_model(choice.srgb_model, choice.cache_dir, s3), device)
+    return ByKind(raw, srgb)

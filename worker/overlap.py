@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from worker.frames import Enhancer, RawFrame, SrgbFrame
+from worker.frames import Enhancer, Frame, RawFrame, SrgbFrame, method_name
 
 
 class TakingTurns:
@@ -34,6 +34,9 @@ class TakingTurns:
         self.inner = enhancer
         self.name = enhancer.name
         self._turn = threading.Lock()
+
+    def name_for(self, frame: Frame) -> str:
+        return method_name(self.inner, frame)
 
     def enhance_raw(self, frame: RawFrame, ratio: float) -> np.ndarray:
         with self._turn:

@@ -15,7 +15,7 @@ from jobs.message import InputKind
 from worker.decode import MAX_PIXELS, decode
 from worker.encode import encode_jpeg
 from worker.exposure import auto_ratio
-from worker.frames import Enhancer, Frame, RawFrame
+from worker.frames import Enhancer, Frame, RawFrame, method_name
 
 
 @dataclass(frozen=True)
@@ -28,12 +28,16 @@ class Enhanced:
     timings: dict[str, float]  # seconds for "decode", "enhance", "encode"
 
 
-def enhance(frame: Frame, ratio: float | None, enhancer: Enhancer) -> tuple[np.ndarray, float]:
-    """Run the enhancer on a decoded frame; ``ratio`` None chooses it from the frame. Returns (image, ratio)."""
+def enhance(frame: Frame, ratio: float | None, enhancer: Enhancer) -> tuple[np.ndarray, float, str]:
+    """Run the enhancer on a decoded frame; ``ratio`` None chooses it from the frame.
+
+    Returns the image, the ratio used and the name of the method that ran (for an
+    enhancer that routes by kind, the one for this kind of input).
+    """
     used = auto_ratio(frame) if ratio is None else float(ratio)
     if isinstance(frame, RawFrame):
-        return enhancer.enhance_raw(frame, used), used
-    return enhancer.enhance_srgb(frame, used), used
+        return enhancer.enhance_raw(frame, used), used, method_name(enhancer, frame)
+    return enhancer.enhance_srgb(frame, used), used, method_name(enhancer, frame)
 
 
 def run_pipeline(
@@ -43,7 +47,7 @@ def run_pipeline(
     started = time.perf_counter()
     frame = decode(data, kind, max_pixels)
     decoded = time.perf_counter()
-    image, used = enhance(frame, ratio, enhancer)
+    image, used, method = enhance(frame, ratio, enhancer)
     enhanced = time.perf_counter()
     jpeg = encode_jpeg(image)
     encoded = time.perf_counter()
@@ -52,6 +56,6 @@ def run_pipeline(
         width=image.shape[1],
         height=image.shape[0],
         ratio_used=used,
-        method=enhancer.name,
+        method=method,
         timings={"decode": decoded - started, "enhance": enhanced - decoded, "encode": encoded - enhanced},
     )

@@ -21,6 +21,7 @@ from jobs.webhook import WebhookSettings
 
 DEFAULT_IMDS_URL = "http://169.254.169.254"
 METHODS = ("sid", "baseline")
+DEFAULTS = "sid on RAW, baseline on JPEG/PNG, as the model card says"
 MODEL_CACHE = "~/.cache/darkroom/models"
 MAX_WAIT_SECONDS = 20  # SQS's longest long poll
 
@@ -31,9 +32,14 @@ def default_worker_id() -> str:
 
 @dataclass(frozen=True)
 class ModelChoice(FromEnv):
-    """Which enhancer runs, on which device (``sid`` becomes the default once it beats ``baseline``)."""
+    """Which enhancer runs for each kind of input, on which device (a learned one is the default where it wins)."""
 
-    method: str = setting("DARKROOM_METHOD", "baseline", "the enhancer: baseline (classical) or sid (learned models)")
+    method: str = setting(
+        "DARKROOM_METHOD", "sid", "the enhancer for camera RAW: sid (learned) or baseline (classical)"
+    )
+    srgb_method: str = setting(
+        "DARKROOM_SRGB_METHOD", "baseline", "the enhancer for JPEG/PNG: baseline (classical) or sid (learned)"
+    )
     raw_model: str = setting(
         "DARKROOM_RAW_MODEL",
         "sid-raw.safetensors",
@@ -54,7 +60,7 @@ class ModelChoice(FromEnv):
     )
 
     def __post_init__(self) -> None:
-        require(self, lambda method: method in METHODS, "one of " + ", ".join(METHODS), "method")
+        require(self, lambda method: method in METHODS, "one of " + ", ".join(METHODS), "method", "srgb_method")
 
 
 @dataclass(frozen=True)

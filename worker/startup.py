@@ -54,7 +54,7 @@ def warm_up(enhancer: Enhancer) -> float:
     srgb = SrgbFrame(rgb=rng.uniform(0.0, 0.05, (64, 64, 3)).astype(np.float32))
     for frame in (raw, srgb):
         try:
-            image, _ = enhance(frame, None, enhancer)
+            image, _, _ = enhance(frame, None, enhancer)
         except InputError:  # an enhancer for one kind of input only
             continue
         encode_jpeg(image)

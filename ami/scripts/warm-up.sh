@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from worker.methods import ModelChoice, load_enhancer
 from worker.startup import warm_up
-choice = ModelChoice(method='sid', raw_model='/models/sid-raw.safetensors',
+choice = ModelChoice(raw_model='/models/sid-raw.safetensors',
                      srgb_model='/models/sid-srgb.safetensors', device='cuda')
 loaded = time.perf_counter()
 enhancer = load_enhancer(choice, None)

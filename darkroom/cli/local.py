@@ -11,6 +11,7 @@ from types import FrameType
 
 from darkroom.cli.commands import Commands, add_command
 from darkroom.local.config import PoolConfig, SoakConfig, StackConfig
+from worker.settings import DEFAULTS, METHODS
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -144,7 +145,7 @@ def register(commands: Commands) -> None:
         metavar="SECONDS",
         help="interrupt or kill a random worker this often; 0: never (default: %(default)s)",
     )
-    up.add_argument("--method", default=stack.method, help="enhancement method the workers run (default: %(default)s)")
+    up.add_argument("--method", choices=METHODS, help=f"what the workers run on every input (default: {DEFAULTS})")
 
     soak = add_command(commands, "soak", cmd_soak, help="load the local stack for a while and report (make soak)")
     soak.add_argument("--seconds", type=float, default=SoakConfig.seconds, help="how long (default: %(default)s)")

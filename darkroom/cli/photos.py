@@ -7,7 +7,7 @@ from pathlib import Path
 
 from darkroom.cli.commands import Commands, add_command
 from darkroom.enhance import SAMPLE_EXPOSURE
-from worker.settings import ModelChoice
+from worker.settings import DEFAULTS, METHODS
 
 
 def cmd_enhance(args: argparse.Namespace) -> int:
@@ -37,7 +37,7 @@ def register(commands: Commands) -> None:
         help="output .jpg for one input, or a folder for several (default: beside each input)",
     )
     enhance.add_argument("--ratio", default="auto", help="amplification 1..300, or auto (default: %(default)s)")
-    enhance.add_argument("--method", default=ModelChoice.method, help="enhancement method (default: %(default)s)")
+    enhance.add_argument("--method", choices=METHODS, help=f"what runs on every input (default: {DEFAULTS})")
 
     sample = add_command(commands, "sample", cmd_sample, help="write a dark test photo to try darkroom with")
     sample.add_argument("output", type=Path, help="file to write: .dng for RAW, .jpg or .png for sRGB")

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from darkroom.deploy.spec import LEASE_SECONDS, MAX_RECEIVES
 from jobs.settings import AwsSettings
 from pool.settings import PoolSettings
-from worker.settings import ModelChoice
 
 if TYPE_CHECKING:
     from darkroom.local.aws import PoolResources
@@ -49,7 +48,7 @@ class StackConfig:
     workers: int = 0  # always-on worker processes, started with the stack (no metadata service, no idle stop)
     pool: PoolConfig | None = None  # None: no pool; the API never calls EC2
     api_processes: int = 4
-    method: str = ModelChoice.method
+    method: str | None = None  # "sid" or "baseline" for every input; None: the code's default for each kind
     lease_seconds: int = LEASE_SECONDS
     max_receives: int = MAX_RECEIVES
     wait_seconds: int = 20

@@ -110,7 +110,9 @@ class LocalStack:
     def child_env(self, role_env: dict[str, str] | None = None) -> dict[str, str]:
         """A child's environment: this one's, the emulator's, the role's, then the config's extra_env."""
         env = {**os.environ, **EMULATOR_CREDENTIALS, **self.aws.to_env(), **(role_env or {}), **self.config.extra_env}
-        env.setdefault("DARKROOM_METHOD", self.config.method)
+        if self.config.method is not None:  # one method for both kinds; else the code's defaults
+            env.setdefault("DARKROOM_METHOD", self.config.method)
+            env.setdefault("DARKROOM_SRGB_METHOD", self.config.method)
         env.setdefault("DARKROOM_LEASE_SECONDS", str(self.config.lease_seconds))
         env.setdefault("DARKROOM_WAIT_SECONDS", str(self.config.wait_seconds))
         env["PYTHONUNBUFFERED"] = "1"

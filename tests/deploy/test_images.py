@@ -10,6 +10,7 @@ import hcl2
 import pytest
 
 from tests.deploy.conftest import DOCKERFILES, ROOT
+from worker.settings import ModelChoice
 
 AMI = ROOT / "ami"
 
@@ -151,3 +152,22 @@ def test_the_api_image_has_no_torch_and_the_worker_base_matches_the_pinned_torch
     (torch_pin,) = [dep.split("==")[1] for dep in extras["worker"] if dep.startswith("torch==")]
     worker = (ROOT / "docker" / "worker.Dockerfile").read_text()
     assert f"FROM pytorch/pytorch:{torch_pin}-cuda" in worker
+
+
+METHOD_SETTING = re.compile(r"DARKROOM_(SRGB_)?METHOD\W+(\w+)")
+DEPLOYED = (
+    "docker/worker.Dockerfile",
+    "docker-compose.yml",
+    "ami/files/darkroom-worker.service",
+    "ami/scripts/warm-up.sh",
+    "ami/packer.pkr.hcl",
+    "infra/darkroom.yaml",
+)
+
+
+def test_what_is_deployed_runs_the_codes_default_methods() -> None:
+    """The defaults follow the evaluation; an image or unit that pins another method would hide that."""
+    defaults = {"": ModelChoice.method, "SRGB_": ModelChoice.srgb_method}
+    for path in DEPLOYED:
+        for match in METHOD_SETTING.finditer((ROOT / path).read_text()):
+            assert match.group(2) == defaults[match.group(1) or ""], f"{path} sets {match.group(0)}"

@@ -21,7 +21,7 @@ from worker.model_files import PACKAGED
 def learned() -> object:
     if not (PACKAGED / "sid-raw.safetensors").is_file():
         pytest.fail("the shipped weights are missing from worker/models")
-    return load_enhancer(ModelChoice(method="sid", device="cpu"))
+    return load_enhancer(ModelChoice(method="sid", srgb_method="sid", device="cpu"))
 
 
 def result_pixels(parts: Parts, job_id: str) -> np.ndarray:
@@ -45,16 +45,18 @@ def test_a_job_with_the_learned_model_differs_visibly_from_baseline(
     learned_job = parts.submit(data, ext, kind, ratio=50.0)
     parts.worker().run(max_jobs=1)
 
-    assert parts.status(learned_job).method in ("sid", "sid-srgb")
+    assert parts.status(learned_job).method == ("sid" if kind is InputKind.RAW else "sid-srgb")
     ours, theirs = result_pixels(parts, learned_job), result_pixels(parts, baseline_job)
     assert ours.shape == theirs.shape
     assert np.abs(ours - theirs).mean() > 3.0  # levels of 255: a difference a person sees
     assert ours.mean() > 40  # and still a bright picture
 
 
-def test_workers_run_the_baseline_unless_told_otherwise() -> None:
+def test_workers_run_what_the_model_card_shows_wins_unless_told_otherwise() -> None:
     from worker.settings import WorkerSettings
 
-    # the learned models become the default only when the model card shows they beat the baseline
-    assert WorkerSettings.from_env({}).models.method == "baseline"
-    assert WorkerSettings.from_env({"DARKROOM_METHOD": "sid"}).models.method == "sid"
+    # a learned model becomes the default for its kind only when the model card shows it beats the baseline
+    models = WorkerSettings.from_env({}).models
+    assert (models.method, models.srgb_method) == ("sid", "baseline")
+    told = WorkerSettings.from_env({"DARKROOM_METHOD": "baseline", "DARKROOM_SRGB_METHOD": "sid"}).models
+    assert (told.method, told.srgb_method) == ("baseline", "sid")

@@ -13,14 +13,16 @@ import pytest
 import torch
 from torch.nn import functional
 
-from worker.baseline import interleave
-from worker.frames import InputError, RawFrame, SrgbFrame, srgb_to_linear
-from worker.models import LearnedEnhancer, ModelRunner, SidEnhancer, SrgbEnhancer
+from worker.baseline import Baseline, interleave
+from worker.frames import ByKind, InputError, RawFrame, SrgbFrame, srgb_to_linear
+from worker.methods import ModelChoice, load_enhancer
+from worker.models import ModelRunner, SidEnhancer, SrgbEnhancer
 from worker.models.enhance import orient
 from worker.models.inputs import brighten_srgb, pad_to_even, space_to_depth, srgb_model_input
 from worker.models.sid import SID, SIDConfig, depth_to_space
 from worker.models.sid import space_to_depth as torch_space_to_depth
 from worker.models.tiling import forward_tiled, plan_tiles
+from worker.pipeline import enhance
 
 PUBLISHED_NAMES = [
     *(f"conv{level}_{i}.{p}" for level in (1, 2, 3, 4, 5) for i in (1, 2) for p in ("weight", "bias")),
@@ -150,7 +152,7 @@ def test_srgb_enhancer_keeps_odd_sizes_and_refuses_raw() -> None:
 def test_learned_enhancer_routes_each_kind() -> None:
     raw = SidEnhancer(ModelRunner(small_model(), precision="fp32"))
     srgb = SrgbEnhancer(ModelRunner(small_model(in_channels=12), precision="fp32"))
-    both = LearnedEnhancer(raw, srgb)
+    both = ByKind(raw, srgb)
     frame = raw_frame(16, 16)
     picture = SrgbFrame(np.full((10, 12, 3), 0.05, np.float32))
     assert np.array_equal(both.enhance_raw(frame, 20.0), raw.enhance_raw(frame, 20.0))
@@ -195,3 +197,17 @@ def test_a_residual_model_starts_from_its_input_and_its_checkpoint_says_so(tmp_p
     path = save_weights(tmp_path / "r.safetensors", model, "srgb")
     loaded, kind = load_model(path)
     assert loaded.config.residual and kind == "srgb"
+
+
+def test_each_job_reports_the_method_that_ran_for_its_kind() -> None:
+    both = ByKind(SidEnhancer(ModelRunner(small_model(), precision="fp32")), Baseline())
+    assert both.name == "sid (RAW), baseline (JPEG/PNG)"
+    assert enhance(raw_frame(16, 16), 20.0, both)[2] == "sid"
+    assert enhance(SrgbFrame(np.full((10, 12, 3), 0.05, np.float32)), 20.0, both)[2] == "baseline"
+
+
+def test_the_default_worker_runs_sid_on_raw_and_baseline_on_jpeg() -> None:
+    """The defaults follow the model card: SID beats baseline on RAW, the sRGB model not yet on JPEG/PNG."""
+    enhancer = load_enhancer(ModelChoice(device="cpu"))
+    assert isinstance(enhancer, ByKind)
+    assert isinstance(enhancer.raw, SidEnhancer) and isinstance(enhancer.srgb, Baseline)

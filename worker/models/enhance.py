@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from worker.frames import Enhancer, InputError, RawFrame, SrgbFrame
+from worker.frames import InputError, RawFrame, SrgbFrame
 from worker.models.checkpoint import CheckpointError, load_model
 from worker.models.device import native_cpu_bf16
 from worker.models.inputs import raw_model_input, srgb_model_input
@@ -160,18 +160,3 @@ class SrgbEnhancer:
     def enhance_srgb(self, frame: SrgbFrame, ratio: float) -> np.ndarray:
         height, width = frame.rgb.shape[:2]
         return np.ascontiguousarray(self.runner(srgb_model_input(frame.rgb, ratio))[:height, :width])
-
-
-class LearnedEnhancer:
-    """Routes each kind of input to its own enhancer: what a worker runs by default."""
-
-    def __init__(self, raw: Enhancer, srgb: Enhancer, name: str = "sid") -> None:
-        self.raw = raw
-        self.srgb = srgb
-        self.name = name
-
-    def enhance_raw(self, frame: RawFrame, ratio: float) -> np.ndarray:
-        return self.raw.enhance_raw(frame, ratio)
-
-    def enhance_srgb(self, frame: SrgbFrame, ratio: float) -> np.ndarray:
-        return self.srgb.enhance_srgb(frame, ratio)
