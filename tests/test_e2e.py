@@ -35,6 +35,7 @@ def start_stack(workers: int, **env: str) -> LocalStack:
         aws=AwsSettings(bucket=f"darkroom-{suffix}", queue=f"jobs-{suffix}", dead_letter_queue=f"dlq-{suffix}"),
         api_port=free_port(),
         moto_port=free_port(),
+        method="baseline",  # the stack's behaviour, not a model's: seconds per job on a CPU
         workers=workers,
         api_processes=2,
         wait_seconds=1,

@@ -228,6 +228,7 @@ def test_a_pool_stack_turns_launched_instances_into_workers_that_do_jobs() -> No
         aws=AwsSettings(bucket=f"darkroom-{suffix}", queue=f"jobs-{suffix}", dead_letter_queue=f"dlq-{suffix}"),
         api_port=free_port(),
         moto_port=free_port(),
+        method="baseline",  # the stack's behaviour, not a model's: seconds per job on a CPU
         workers=0,
         pool=PoolConfig(name=f"pool-{suffix}", max_workers=2, boot_seconds=0.2, idle_seconds=0),
         api_processes=2,

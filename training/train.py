@@ -136,20 +136,36 @@ def _resume_or_start(config: TrainConfig, device: torch.device) -> tuple[SID, to
     return model, optimizer, state.step if state is not None else 0
 
 
-def train(config: TrainConfig, progress: bool = True) -> Path:
-    """Train (or resume) and return the path of the final ``model.safetensors``."""
-    config.check()
-    device = pick_device(config.device)
-    dtype = fast_dtype(device)
-    model, optimizer, start = _resume_or_start(config, device)
+def _photos(config: TrainConfig, device: torch.device) -> tuple[Batches, tuple[Tensor, Tensor] | None]:
+    """The training batches, and the fixed held-out batch validation is measured on (None without one)."""
     settings = BatchSettings.of(config)
     batches = Batches(load_photos(config.data, validation=False).to(device), settings, config.seed, device)
     if len(batches.photos) == 0:
         raise ValueError(f"no training photos in {config.data}")
     held_out = load_photos(config.data, validation=True)
-    val_batch = None
-    if len(held_out) and config.val_crops:
-        val_batch = Batches(held_out.to(device), settings, VALIDATION_SEED, device).make(0, config.val_crops)
+    if not (len(held_out) and config.val_crops):
+        return batches, None
+    return batches, Batches(held_out.to(device), settings, VALIDATION_SEED, device).make(0, config.val_crops)
+
+
+def _step(model: SID, optimizer: torch.optim.Adam, inputs: Tensor, targets: Tensor, config: TrainConfig) -> Tensor:
+    """One optimizer step; the loss, still on the device (reading it would wait for the step)."""
+    dtype = fast_dtype(inputs.device)
+    with torch.autocast(inputs.device.type, dtype=dtype, enabled=dtype != torch.float32):
+        outputs = model(inputs.contiguous(memory_format=torch.channels_last))
+    loss = enhancement_loss(outputs, targets, config.ssim_weight)
+    optimizer.zero_grad(set_to_none=True)
+    torch.autograd.backward(loss)
+    optimizer.step()
+    return loss.detach()
+
+
+def train(config: TrainConfig, progress: bool = True) -> Path:
+    """Train (or resume) and return the path of the final ``model.safetensors``."""
+    config.check()
+    device = pick_device(config.device)
+    model, optimizer, start = _resume_or_start(config, device)
+    batches, val_batch = _photos(config, device)
     config.out_dir.mkdir(parents=True, exist_ok=True)
 
     budget = config.minutes * 60  # a time-boxed run's bar counts seconds, the other one steps
@@ -159,8 +175,7 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     losses, data_seconds, window_began, step = [], 0.0, began, start
     while step < config.steps and not (budget and time.perf_counter() - began >= budget):
         step += 1
-        elapsed = time.perf_counter() - began
-        lr = learning_rate(config, elapsed / budget if budget else step / config.steps)
+        lr = learning_rate(config, (time.perf_counter() - began) / budget if budget else step / config.steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
         data_began = time.perf_counter()
@@ -168,13 +183,7 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         data_seconds += time.perf_counter() - data_began
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-            outputs = model(inputs.contiguous(memory_format=torch.channels_last))
-        loss = enhancement_loss(outputs, targets, config.ssim_weight)
-        optimizer.zero_grad(set_to_none=True)
-        torch.autograd.backward(loss)
-        optimizer.step()
-        losses.append(loss.detach())
+        losses.append(_step(model, optimizer, inputs, targets, config))
         bar.update(min(round(time.perf_counter() - began), total) - bar.n if budget else 1)
         last = step == config.steps or bool(budget and time.perf_counter() - began >= budget)
         if step % config.checkpoint_every and not last and step % 20:
@@ -187,12 +196,10 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
             "data_share": data_seconds / seconds,
             "elapsed_s": round(time.perf_counter() - began, 1),
         }
-        bar.set_postfix(
-            step=step, loss=f"{log['loss']:.4f}", crops_s=f"{log['crops_per_s']:.1f}", data=f"{log['data_share']:.0%}"
-        )
+        bar.set_postfix(step=step, loss=f"{log['loss']:.4f}", data=f"{log['data_share']:.0%}")
         if step % config.checkpoint_every == 0 or last:
             if val_batch is not None:
-                log["val_psnr"] = validation_psnr(model, *val_batch, dtype)
+                log["val_psnr"] = validation_psnr(model, *val_batch, fast_dtype(device))
                 bar.write(f"step {step}: loss {log['loss']:.4f}, validation PSNR {log['val_psnr']:.2f} dB")
             _checkpoint(config, model, optimizer, step, log)
         losses, data_seconds, window_began = [], 0.0, time.perf_counter()

@@ -129,6 +129,7 @@ def run_soak(config: SoakConfig, progress: Callable[[str], None] = print) -> Soa
     stack_config = StackConfig(
         api_port=free_port(),
         moto_port=free_port(),
+        method="baseline",  # the stack's behaviour, not a model's: seconds per job on a CPU
         workers=config.workers,
         api_processes=config.api_processes,
         wait_seconds=2,

@@ -113,6 +113,7 @@ def run_on_emulator(
             aws=AwsSettings(bucket=f"sim-{suffix}", queue=f"sim-{suffix}", dead_letter_queue=f"sim-dlq-{suffix}"),
             api_port=free_port(),
             moto_port=free_port(),
+            method="baseline",  # the stack's behaviour, not a model's: seconds per job on a CPU
             pool=PoolConfig(
                 name=f"sim-{suffix}",
                 max_workers=config.max_workers,

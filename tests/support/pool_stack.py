@@ -50,6 +50,7 @@ def pool_stacks() -> Iterator[StartStack]:
             aws=AwsSettings(bucket=f"darkroom-{suffix}", queue=f"jobs-{suffix}", dead_letter_queue=f"dlq-{suffix}"),
             api_port=free_port(),
             moto_port=free_port(),
+            method="baseline",  # the stack's behaviour, not a model's: seconds per job on a CPU
             pool=PoolConfig(
                 name=f"pool-{suffix}", max_workers=max_workers, boot_seconds=boot_seconds, idle_seconds=idle_seconds
             ),
