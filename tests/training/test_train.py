@@ -15,6 +15,7 @@ from training.losses import enhancement_loss, ssim
 from training.metrics import ssim as reference_ssim
 from training.train import learning_rate, main, train
 from worker.models.checkpoint import load_training_state, load_weights
+from worker.models.device import fast_dtype
 
 
 def tiny(data: Path, out: Path, **changes: Any) -> TrainConfig:
@@ -115,3 +116,13 @@ def test_the_command_line_trains_and_says_what_is_wrong(data: Path, tmp_path: Pa
     assert (out / "model.safetensors").exists() and "weights:" in capsys.readouterr().out
     assert main([*args, "--kind", "video"]) == 2
     assert "kind" in capsys.readouterr().err
+
+
+def test_cpus_with_native_bf16_train_in_bf16(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bf16 path runs (emulated here when the CPU has no AVX512_BF16 or AMX) and still learns in fp32 weights."""
+    monkeypatch.setattr("worker.models.device.native_cpu_bf16", lambda: True)
+    assert fast_dtype(torch.device("cpu")) == torch.bfloat16
+    weights = load_weights(train(tiny(data, tmp_path / "bf16", steps=2), progress=False))
+    assert all(torch.isfinite(t).all() for t in weights.state.values())
+    monkeypatch.setattr("worker.models.device.native_cpu_bf16", lambda: False)
+    assert fast_dtype(torch.device("cpu")) == torch.float32
