@@ -30,7 +30,7 @@ from jobs.settings import FromEnv, SettingsError, setting
 KEY_PREFIX = "drk_"
 
 
-def key_hashes(text: str) -> tuple[str, ...]:
+def parse_hashes(text: str) -> tuple[str, ...]:
     return tuple(item.strip().lower() for item in text.split(",") if item.strip())
 
 
@@ -40,7 +40,13 @@ class AccessSettings(FromEnv):
         "DARKROOM_API_KEY_HASHES",
         (),
         "SHA-256 hex digests of the API keys, comma-separated (`darkroom key`)",
-        parse=key_hashes,
+        parse=parse_hashes,
+    )
+    operator_key_hashes: tuple[str, ...] = setting(
+        "DARKROOM_OPERATOR_KEY_HASHES",
+        (),
+        "SHA-256 hex digests of operator keys, comma-separated: the full pool view and every job (`darkroom key`)",
+        parse=parse_hashes,
     )
     require_key: bool = setting("DARKROOM_REQUIRE_API_KEY", False, "the job routes and the pool view need a key")
     submits_per_minute: int = setting(
@@ -53,11 +59,13 @@ class AccessSettings(FromEnv):
     )
 
     def __post_init__(self) -> None:
-        for digest in self.key_hashes:
+        for digest in self.key_hashes + self.operator_key_hashes:
             if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
                 raise SettingsError(f"an API key hash must be 64 lowercase hex digits (SHA-256), not {digest[:12]!r}")
         if self.require_key and not self.key_hashes:
             raise SettingsError("DARKROOM_REQUIRE_API_KEY is on but DARKROOM_API_KEY_HASHES lists no key")
+        if set(self.key_hashes) & set(self.operator_key_hashes):
+            raise SettingsError("a key hash is listed both as an API key and as an operator key")
         if self.submits_per_minute <= 0 or self.public_submits_per_hour < 0:
             raise SettingsError("submit limits must be positive (the public one may be 0)")
 
@@ -86,9 +94,14 @@ def caller(settings: AccessSettings) -> str | None:
     if key is None:
         return None
     digest = key_hash(key)
-    if not any(hmac.compare_digest(digest, known) for known in settings.key_hashes):
+    if not any(hmac.compare_digest(digest, known) for known in settings.key_hashes + settings.operator_key_hashes):
         raise unauthorized("invalid-api-key", "the API key is not valid")
     return digest
+
+
+def is_operator(settings: AccessSettings, digest: str | None) -> bool:
+    """An operator key sees the pool's internals (instance and job ids, EC2's errors) and any job."""
+    return digest is not None and any(hmac.compare_digest(digest, known) for known in settings.operator_key_hashes)
 
 
 def unauthorized(slug: str, detail: str) -> Problem:

@@ -4,6 +4,11 @@ A web page calls warm when it loads, so an instance boots while the person
 picks a photo. Warm answers at once (it launches, it does not wait for the
 boot) and is rate limited per client address. With the pool disabled (a
 static worker) both still answer, with no workers and nothing launched.
+
+Both answer the public document: how many workers are in which state, never
+an instance id, a busy worker's job id (a job's id is its capability) or
+EC2's error text. A caller with an operator key gets the operator's document
+with all of it.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from api.access import too_many
+from api.access import caller, is_operator, too_many
 from api.guards import client_address, guard_pool_view
 from api.services import api_settings, services
 from jobs.aws import ServiceUnavailable
 from jobs.queue import QueueDepth
+from pool.note import launch_failure
 from pool.view import PoolView
 
 log = logging.getLogger(__name__)
@@ -33,7 +39,7 @@ def warm() -> Response:
     if not api_settings().pool.enabled:
         return jsonify(pool_document(None, services().queue.depth()))
     view = services().provider.ensure_capacity(warm=True)
-    return jsonify(pool_document(view, view.depth))
+    return jsonify(pool_document(view, view.depth, operator_asks()))
 
 
 @bp.get("/pool")
@@ -42,7 +48,12 @@ def pool() -> Response:
     if not api_settings().pool.enabled:
         return jsonify(pool_document(None, services().queue.depth()))
     view = services().provider.view()
-    return jsonify(pool_document(view, view.depth))
+    return jsonify(pool_document(view, view.depth, operator_asks()))
+
+
+def operator_asks() -> bool:
+    access = api_settings().access
+    return is_operator(access, caller(access))
 
 
 def dead_letter_depth() -> int | None:
@@ -54,7 +65,8 @@ def dead_letter_depth() -> int | None:
         return None
 
 
-def pool_document(view: PoolView | None, depth: QueueDepth | None) -> dict[str, Any]:
+def pool_document(view: PoolView | None, depth: QueueDepth | None, operator: bool = False) -> dict[str, Any]:
+    """The pool as anyone may see it; ``operator``: with instance and job ids and EC2's own errors."""
     settings = api_settings().pool
     queue = {
         "visible": None if depth is None else depth.visible,
@@ -64,16 +76,17 @@ def pool_document(view: PoolView | None, depth: QueueDepth | None) -> dict[str, 
     if view is None:
         return {"name": settings.name, "enabled": False, "max_workers": 0, "queue": queue, "workers": []}
     last = view.last_launch
+    launch_error = None if last is None else last.error if operator else launch_failure(last)
     return {
         "name": view.name,
         "enabled": True,
         "max_workers": view.max_workers,
         "queue": queue,
-        "workers": [worker.to_dict() for worker in view.workers],
+        "workers": [worker.to_dict() if operator else worker.public_dict() for worker in view.workers],
         "launching": view.launching,
         "boot_seconds": round(view.boot_seconds, 1),
         "service_seconds": None if view.service_seconds is None else round(view.service_seconds, 2),
-        "last_launch": None if last is None else {"at": last.at, "error": last.error},
+        "last_launch": None if last is None else {"at": last.at, "error": launch_error},
         "instance_hours_today": None if view.hours_today is None else round(view.hours_today, 3),
         "daily_instance_hours": settings.daily_instance_hours,
         "observed_at": view.observed_at,

@@ -10,11 +10,19 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def launch_failure(outcome: LaunchOutcome | None, error: str) -> str:
-    """Why the last launch started nothing: the daily cap (its own words), no capacity, or a fault."""
-    if outcome is not None and outcome.capped:
-        return error
-    return f"no capacity: {error}" if outcome is not None and outcome.capacity else f"cannot launch a worker: {error}"
+NO_CAPACITY = "no capacity: EC2 has no room for the pool's instance types right now"
+CANNOT_LAUNCH = "cannot launch a worker: the service's launch failed (its operators can see why in the logs)"
+
+
+def launch_failure(outcome: LaunchOutcome | None) -> str | None:
+    """Why the last launch started nothing, in words fit for anyone: the daily cap (its own words), no
+    capacity, or a fault. EC2's own text (account ids, ARNs, template names) stays in the logs and the
+    operator's pool view."""
+    if outcome is None or outcome.error is None:
+        return None
+    if outcome.capped:
+        return outcome.error  # written by pool.hours.cap_reached, not by AWS
+    return NO_CAPACITY if outcome.capacity else CANNOT_LAUNCH
 
 
 def waiting_note(view: PoolView, ahead: int) -> str | None:
@@ -30,9 +38,9 @@ def waiting_note(view: PoolView, ahead: int) -> str | None:
     if booting:
         starting = "a worker" if booting == 1 else f"{booting} workers"
         parts.append(f"starting {starting} (booting for {round(view.booting_for)} s)")
-    failed = view.last_launch.error if view.last_launch is not None else None
+    failed = launch_failure(view.last_launch)
     if not view.working and not booting and failed:
-        parts.append(launch_failure(view.last_launch, failed))
+        parts.append(failed)
     if not parts and not view.working:
         full = view.occupied >= view.max_workers
         parts.append("waiting for a worker to stop so another can start" if full else "waiting for a worker")

@@ -79,6 +79,15 @@ class Worker:
             "reason": self.reason,
         }
 
+    def public_dict(self) -> dict[str, Any]:
+        """What anyone may see: no instance id (an EC2 handle) and no job id (a job's capability)."""
+        return {
+            "instance_type": self.instance_type,
+            "lifecycle": self.lifecycle,
+            "state": self.phase.value,
+            "since": self.since,
+        }
+
 
 @dataclass(frozen=True)
 class PoolView:

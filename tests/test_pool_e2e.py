@@ -17,6 +17,7 @@ from jobs.pool import WorkerState
 from jobs.store import JobStore
 from tests.support.pool_stack import (
     LONG_NOTICE_SECONDS,
+    OPERATOR,
     SHORT_NOTICE_SECONDS,
     StartStack,
     eventually,
@@ -69,7 +70,7 @@ def test_a_job_with_no_worker_launches_one_that_completes_it(start_stack: StartS
 
 def test_a_warm_worker_takes_the_next_job(start_stack: StartStack) -> None:
     stack = start_stack()
-    warm = requests.post(f"{stack.config.api_url}/v1/warm", timeout=30)
+    warm = requests.post(f"{stack.config.api_url}/v1/warm", headers=OPERATOR, timeout=30)
     assert warm.status_code == 200, warm.text
     (instance_id,) = instances(stack)
     assert workers_shown(warm.json()) == [(instance_id, "booting")]  # answered at once, not after the boot

@@ -13,6 +13,7 @@ from botocore.config import Config
 from flask import Flask
 from flask.testing import FlaskClient
 
+from api.access import AccessSettings, new_key
 from api.app import create_app
 from api.settings import ApiSettings
 from darkroom.local.aws import free_port
@@ -63,12 +64,19 @@ def unreachable_app() -> Flask:
     return create_app(ApiSettings(aws=aws), s3=s3, sqs=sqs)
 
 
-def pool_app(world: PoolWorld, **pool_overrides: object) -> Flask:
-    """The app with the world's pool enabled; keyword arguments override PoolSettings fields."""
+OPERATOR_KEY, OPERATOR_HASH = new_key()
+OPERATOR = {"X-API-Key": OPERATOR_KEY}  # the headers of a request with the operator key
+
+
+def pool_app(world: PoolWorld, access: AccessSettings | None = None, **pool_overrides: object) -> Flask:
+    """The app with the world's pool enabled; keyword arguments override PoolSettings fields.
+
+    Its access settings know ``OPERATOR_KEY`` as an operator key unless ``access`` is given.
+    """
     pool = dataclasses.replace(world.pool, **pool_overrides)  # type: ignore[arg-type]
-    app = create_app(
-        ApiSettings(aws=world.aws, pool=pool), s3=s3_of(world.aws), sqs=sqs_of(world.aws), ec2=world.ec2, ssm=world.ssm
-    )
+    access = access or AccessSettings(operator_key_hashes=(OPERATOR_HASH,))
+    settings = ApiSettings(aws=world.aws, pool=pool, access=access)
+    app = create_app(settings, s3=s3_of(world.aws), sqs=sqs_of(world.aws), ec2=world.ec2, ssm=world.ssm)
     app.testing = True
     return app
 

@@ -13,9 +13,10 @@ from jobs.pool import WorkerRecord, WorkerState
 from jobs.settings import AwsSettings
 from jobs.status import iso_now
 from jobs.store import JobStore
+from pool.book import LAST_LAUNCH_KEY
 from pool.lock import lock_path
 from tests.api import samples
-from tests.api.conftest import IMPATIENT, pool_app, unreachable
+from tests.api.conftest import IMPATIENT, OPERATOR, pool_app, unreachable
 from tests.api.test_jobs import assert_problem, submit
 from tests.support.aws import PoolWorld, s3_of, sqs_of
 
@@ -37,7 +38,7 @@ def no_spot_capacity(params: dict[str, Any], **_: Any) -> Any:
 
 def test_warm_starts_one_worker_and_answers_with_the_pool(pool_world: PoolWorld) -> None:
     client = pool_app(pool_world).test_client()
-    response = client.post("/v1/warm")
+    response = client.post("/v1/warm", headers=OPERATOR)
     assert response.status_code == 200
     body = response.get_json()
     assert (body["name"], body["enabled"], body["max_workers"]) == (pool_world.pool.name, True, 3)
@@ -77,15 +78,36 @@ def test_pool_shows_the_queue_the_dead_letters_and_each_workers_state(pool_world
     store, now = JobStore(s3_of(aws), aws.bucket), iso_now()
     store.write_worker(WorkerRecord(ids[0], WorkerState.READY, now, now, ready_at=now))
     store.write_worker(WorkerRecord(ids[1], WorkerState.BUSY, now, now, ready_at=now, job_id="job-7"))
-    body = client.get("/v1/pool").get_json()
+    body = client.get("/v1/pool", headers=OPERATOR).get_json()
     assert body["queue"] == {"visible": 3, "in_flight": 1, "dead_letter": 1}
     states = {worker["instance_id"]: (worker["state"], worker["job_id"]) for worker in body["workers"]}
     assert states == {ids[0]: ("ready", None), ids[1]: ("busy", "job-7"), ids[2]: ("booting", None)}
     assert body["last_launch"]["error"] is None
 
     store.write_worker(WorkerRecord(ids[0], WorkerState.DRAINING, now, now, ready_at=now, reason="spot interruption"))
-    drained = {w["instance_id"]: (w["state"], w["reason"]) for w in client.get("/v1/pool").get_json()["workers"]}
+    shown = client.get("/v1/pool", headers=OPERATOR).get_json()["workers"]
+    drained = {w["instance_id"]: (w["state"], w["reason"]) for w in shown}
     assert drained[ids[0]] == ("draining", "spot interruption")
+
+
+def test_the_public_pool_shows_no_job_id_instance_id_or_ec2_error(pool_world: PoolWorld) -> None:
+    client = pool_app(pool_world).test_client()
+    job_id = submit(client, samples.jpeg()).get_json()["id"]
+    (instance,) = pool_world.instances()
+    now, store = iso_now(), JobStore(s3_of(pool_world.aws), pool_world.aws.bucket)
+    store.write_worker(WorkerRecord(instance["InstanceId"], WorkerState.BUSY, now, now, ready_at=now, job_id=job_id))
+    store.bucket.write(
+        LAST_LAUNCH_KEY,
+        b'{"at":"2026-01-01T00:00:00Z","error":"UnauthorizedOperation: arn:aws:iam::123456789012:role/x"}',
+    )
+    for public in (client.post("/v1/warm"), client.get("/v1/pool")):
+        text = public.get_data(as_text=True)
+        assert public.status_code == 200 and public.get_json()["workers"][0]["state"] == "busy"
+        assert job_id not in text and instance["InstanceId"] not in text
+        assert "123456789012" not in text and "Unauthorized" not in text
+        assert public.get_json()["last_launch"]["error"].startswith("cannot launch a worker")
+    operator = client.get("/v1/pool", headers=OPERATOR).get_data(as_text=True)
+    assert job_id in operator and instance["InstanceId"] in operator and "123456789012" in operator
 
 
 def test_a_submit_starts_a_worker_and_the_waiting_job_says_so(pool_world: PoolWorld) -> None:
@@ -114,9 +136,11 @@ def test_without_capacity_or_fallback_the_waiting_job_says_why(pool_world: PoolW
     finally:
         pool_world.ec2.meta.events.unregister("before-call.ec2.CreateFleet", no_spot_capacity)
     assert job["status"] == "queued"
-    assert job["note"] == "no capacity: InsufficientInstanceCapacity: No Spot capacity for g6.xlarge."
+    assert job["note"] == "no capacity: EC2 has no room for the pool's instance types right now"
     assert pool_world.instances() == []
-    assert client.get("/v1/pool").get_json()["last_launch"]["error"].startswith("InsufficientInstanceCapacity")
+    operator = client.get("/v1/pool", headers=OPERATOR).get_json()
+    assert operator["last_launch"]["error"].startswith("InsufficientInstanceCapacity")
+    assert client.get("/v1/pool").get_json()["last_launch"]["error"] == job["note"]
 
 
 def test_with_fallback_the_job_gets_an_on_demand_worker(pool_world: PoolWorld) -> None:

@@ -8,7 +8,7 @@ from jobs.pool import WorkerRecord, WorkerState
 from jobs.queue import QueueDepth
 from pool.book import LaunchOutcome, Measured, Slot
 from pool.ec2 import Instance, iso
-from pool.note import waiting_note
+from pool.note import CANNOT_LAUNCH, NO_CAPACITY, waiting_note
 from pool.reaper import plan_reaping, remember
 from pool.settings import PoolSettings
 from pool.view import Observation, Phase, PoolView, build_view
@@ -114,9 +114,9 @@ def test_notes_say_why_a_job_waits() -> None:
     one_busy = view_of([instance(1)], [record(1, WorkerState.BUSY)])
     assert waiting_note(one_busy, ahead=1) == "the worker is busy; about 1 job ahead"
     failed = LaunchOutcome(ago(1), "InsufficientInstanceCapacity: no g6 left", capacity=True)
-    assert waiting_note(view_of([], last_launch=failed), 0) == "no capacity: InsufficientInstanceCapacity: no g6 left"
+    assert waiting_note(view_of([], last_launch=failed), 0) == NO_CAPACITY  # EC2's own words stay in the logs
     broken = LaunchOutcome(ago(1), "InvalidLaunchTemplateName.NotFoundException: nope", capacity=False)
-    assert str(waiting_note(view_of([], last_launch=broken), 0)).startswith("cannot launch a worker: InvalidLaunch")
+    assert waiting_note(view_of([], last_launch=broken), 0) == CANNOT_LAUNCH
     ready = view_of([instance(1)], [record(1, WorkerState.READY)], last_launch=failed)
     assert waiting_note(ready, ahead=0) is None
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import requests
 from PIL import Image
 
+from api.access import new_key
 from darkroom.dng import synthetic_dark_dng
 from darkroom.local.aws import free_port
 from darkroom.local.config import PoolConfig, StackConfig
@@ -36,6 +37,8 @@ StartStack = Callable[..., LocalStack]
 NOTICE_MARGIN_SECONDS = 3.0  # a job must end this long before a spot deadline, else it is handed back
 SHORT_NOTICE_SECONDS = 2.5  # shorter than the margin: no job fits, the message goes back at once
 LONG_NOTICE_SECONDS = 60.0  # any job here fits
+OPERATOR_KEY, OPERATOR_HASH = new_key()  # every pool stack knows it: the tests watch the operator's pool view
+OPERATOR = {"X-API-Key": OPERATOR_KEY}
 
 
 def pool_stacks() -> Iterator[StartStack]:
@@ -63,6 +66,7 @@ def pool_stacks() -> Iterator[StartStack]:
                 "DARKROOM_RETRY_BASE_SECONDS": "1",
                 "DARKROOM_NOTICE_POLL_SECONDS": "0.2",
                 "DARKROOM_NOTICE_MARGIN_SECONDS": str(NOTICE_MARGIN_SECONDS),
+                "DARKROOM_OPERATOR_KEY_HASHES": OPERATOR_HASH,
             },
         )
         stack = LocalStack(config)
@@ -136,7 +140,7 @@ def processing(stack: LocalStack, job_id: str) -> dict[str, Any]:
 
 
 def pool(stack: LocalStack) -> dict[str, Any]:
-    reply = requests.get(f"{stack.config.api_url}/v1/pool", timeout=30)
+    reply = requests.get(f"{stack.config.api_url}/v1/pool", headers=OPERATOR, timeout=30)
     assert reply.status_code == 200, reply.text
     body: dict[str, Any] = reply.json()
     return body
