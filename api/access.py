@@ -5,8 +5,10 @@ at ``submits_per_minute`` per client address. With it on, a request carries a
 key (``Authorization: Bearer <key>`` or ``X-API-Key: <key>``) and is limited
 per key; the pool view needs a key. The demo page has no key: it stays
 usable through a separate, stricter public limit per address
-(``public_submits_per_hour``; 0 closes it). A job's own routes need no key
-then either, since its id is an unguessable capability. ``/v1/warm`` keeps
+(``public_submits_per_hour``; 0 closes it). A job made without a key needs
+none to be read either: its unguessable id is the capability. A job made
+with a key is that key's while keys are required (``guards.guard_job_owner``);
+operator keys read every job and the pool's internals. ``/v1/warm`` keeps
 its own per-address limit.
 
 Keys are compared by their SHA-256, so the settings (and a leaked config)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import request
 
-from api.access import caller, key_required, too_many
+from api.access import caller, is_operator, key_required, too_many
+from api.problems import Problem
 from api.services import api_settings, services
+from jobs.status import JobStatus
 
 
 def client_address() -> str:
@@ -13,9 +15,10 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def guard_submit(count: bool = True) -> None:
+def guard_submit(count: bool = True) -> str | None:
     """Before a job is accepted: a valid key if one is presented or required, and the caller's limit.
 
+    Returns the hash of the caller's key (the job's owner), None without one.
     ``count=False`` checks the key only: a job from a direct upload was counted when its upload was signed.
     """
     access = api_settings().access
@@ -23,7 +26,7 @@ def guard_submit(count: bool = True) -> None:
     if key is None and access.require_key and access.public_submits_per_hour == 0:
         raise key_required("submitting a job")
     if not count:
-        return
+        return key
     if key is not None:
         wait = services().submit_limiter.hit(f"key:{key}")
         limit = f"at most {access.submits_per_minute} submits a minute per API key"
@@ -35,6 +38,7 @@ def guard_submit(count: bool = True) -> None:
         limit = f"at most {access.public_submits_per_hour} submits an hour without an API key"
     if wait > 0:
         raise too_many(wait, limit)
+    return key
 
 
 def guard_job_read() -> None:
@@ -42,6 +46,21 @@ def guard_job_read() -> None:
     access = api_settings().access
     if caller(access) is None and access.require_key and access.public_submits_per_hour == 0:
         raise key_required("reading a job")
+
+
+def guard_job_owner(status: JobStatus) -> JobStatus:
+    """With keys required, a job made with a key is that key's: another key, or none, finds no such job.
+
+    Operator keys see every job. A job made without a key (the demo page's), or any job while keys are
+    optional, is reachable by its unguessable id alone: the id is the capability.
+    """
+    access = api_settings().access
+    if status.owner is None or not access.require_key:
+        return status
+    key = caller(access)
+    if key != status.owner and not is_operator(access, key):
+        raise Problem("job-not-found", f"there is no job {status.job_id!r}")  # not a 403: existence stays hidden
+    return status
 
 
 def guard_pool_view() -> None:

@@ -17,8 +17,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from api.access import caller
 from api.eta import poll_after_seconds
-from api.guards import guard_job_read, guard_submit
+from api.guards import guard_job_owner, guard_job_read, guard_submit
 from api.problems import Problem
 from api.services import api_settings, services
 from api.submission import submit_form
@@ -43,7 +44,8 @@ def check_access() -> None:
 @bp.post("")
 def submit() -> tuple[Response, int, dict[str, str]]:
     """Multipart (the file itself) or JSON ``{upload_id, ratio?, callback_url?}`` (a direct upload)."""
-    status = submit_upload(json_object()) if request.is_json else submit_form()
+    owner = caller(api_settings().access)  # checked by check_access
+    status = submit_upload(json_object(), owner) if request.is_json else submit_form(owner)
     return jsonify(accepted(status.job_id)), 202, {"Location": job_links(status.job_id)["self"]}
 
 
@@ -58,7 +60,7 @@ def job_links(job_id: str) -> dict[str, str]:
 
 
 def find_job(job_id: str) -> JobStatus:
-    """The job's status, or a 404 problem; a malformed id never reaches S3, a finished job only once."""
+    """The job's status, or a 404 problem (also for another key's job); a malformed id never reaches S3."""
     cache = services().terminal_statuses
     status = cache.get(job_id) if is_job_id(job_id) else None
     if status is None and is_job_id(job_id):
@@ -67,7 +69,7 @@ def find_job(job_id: str) -> JobStatus:
             cache.remember(status)
     if status is None:
         raise Problem("job-not-found", f"there is no job {job_id[:64]!r}")
-    return status
+    return guard_job_owner(status)
 
 
 @bp.get("/<job_id>")

@@ -15,7 +15,7 @@ import logging
 
 from flask import Blueprint, Response, request
 
-from api.guards import client_address, guard_job_read, guard_submit
+from api.guards import client_address, guard_job_owner, guard_job_read, guard_submit
 from api.services import api_settings, services
 from api.submission import submit_form
 from api.waiting import launch_if_needed
@@ -36,8 +36,8 @@ def text(body: str, status: int = 200) -> Response:
 
 @bp.post("/upload")
 def upload() -> Response:
-    guard_submit()  # the same keys and limits as POST /v1/jobs
-    status = submit_form()
+    owner = guard_submit()  # the same keys and limits as POST /v1/jobs
+    status = submit_form(owner)
     launch_if_needed(max_age=None)  # as /v1/jobs does
     return text(status.job_id)
 
@@ -49,6 +49,7 @@ def download() -> Response:
     status = services().store.read_status(name) if is_job_id(name) else None
     if status is None:
         return text("Not found", 404)
+    guard_job_owner(status)
     if status.state is JobState.FAILED:
         reason = status.error.message if status.error else "the job failed"
         return text(f"Failed: {reason}", 422)

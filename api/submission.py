@@ -43,8 +43,11 @@ def inspect(data: bytes, filename: str | None) -> UploadInfo:
     return inspect_upload(data, filename, api_settings().max_pixels)
 
 
-def submit_form() -> JobStatus:
-    """A multipart submission: the file in ``image``, with optional ``ratio`` and ``callback_url`` fields."""
+def submit_form(owner: str | None) -> JobStatus:
+    """A multipart submission: the file in ``image``, with optional ``ratio`` and ``callback_url`` fields.
+
+    ``owner``: the hash of the caller's API key, None without one.
+    """
     image = request.files.get("image")
     if image is None and request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", ""):
         # uWSGI hands the app no body for chunked requests; say so rather than "missing image".
@@ -56,7 +59,7 @@ def submit_form() -> JobStatus:
     data = image.read()
     info = inspect(data, image.filename)
     store, queue = services().store, services().queue  # both found before anything is written
-    status = submit_job(store, queue, data, info.ext, info.content_type, info.kind, ratio, callback_url)
+    status = submit_job(store, queue, data, info.ext, info.content_type, info.kind, ratio, callback_url, owner)
     log_submitted(status, info, len(data))
     return status
 

@@ -76,21 +76,21 @@ def json_object() -> dict[str, Any]:
 
 @bp.post("")
 def create_upload() -> tuple[Response, int]:
-    guard_submit()  # signing storage space is part of a submit: the same keys and limits
+    owner = guard_submit()  # signing storage space is part of a submit: the same keys and limits
     body = json_object()
     ext, size = upload_extension(body.get("filename")), upload_size(body.get("size"))
     upload_id = new_job_id()
     key = incoming_key(upload_id, ext)
     store, expiry = services().store, api_settings().upload_url_expiry
     url, fields = store.bucket.presigned_post(key, size, expiry)
-    ticket = {"key": key, "ext": ext, "size": size, "filename": body["filename"]}
+    ticket = {"key": key, "ext": ext, "size": size, "filename": body["filename"], "owner": owner}
     store.bucket.write(ticket_key(upload_id), json.dumps(ticket).encode())
     log.info("upload %s signed: %s, %d bytes", upload_id, key, size)
     return jsonify({"id": upload_id, "url": url, "fields": fields, "expires_in": expiry}), 201
 
 
-def read_ticket(store: JobStore, upload_id: object) -> tuple[str, dict[str, Any]]:
-    """The upload's id and ticket; 404 for an unknown id, 409 for one a job already used."""
+def read_ticket(store: JobStore, upload_id: object, owner: str | None) -> tuple[str, dict[str, Any]]:
+    """The upload's id and ticket; 404 for an unknown id or another key's upload, 409 for one a job already used."""
     if not is_job_id(upload_id):
         raise Problem("upload-not-found", "there is no such upload; ask /v1/uploads for one")
     assert isinstance(upload_id, str)
@@ -100,6 +100,8 @@ def read_ticket(store: JobStore, upload_id: object) -> tuple[str, dict[str, Any]
             raise Problem("upload-used", "this upload has already been submitted as a job")
         raise Problem("upload-not-found", "there is no such upload, or it expired")
     ticket: dict[str, Any] = json.loads(body)
+    if ticket.get("owner") is not None and ticket["owner"] != owner:  # signed for another key: it becomes its job
+        raise Problem("upload-not-found", "there is no such upload, or it expired")
     return upload_id, ticket
 
 
@@ -142,11 +144,11 @@ def take_checked(store: JobStore, upload_id: str, incoming: str, ext: str, etag:
     return key
 
 
-def submit_upload(body: dict[str, Any]) -> JobStatus:
-    """``POST /v1/jobs`` with JSON ``{upload_id, ratio?, callback_url?}``."""
+def submit_upload(body: dict[str, Any], owner: str | None) -> JobStatus:
+    """``POST /v1/jobs`` with JSON ``{upload_id, ratio?, callback_url?}``; ``owner`` as for ``submit_form``."""
     ratio, callback_url = read_ratio(body.get("ratio")), read_callback_url(body.get("callback_url"))
     store, queue = services().store, services().queue
-    upload_id, ticket = read_ticket(store, body.get("upload_id"))
+    upload_id, ticket = read_ticket(store, body.get("upload_id"), owner)
     data, incoming, etag = check_stored(store, upload_id, ticket)
     try:
         info = inspect(data, str(ticket.get("filename", "")))
@@ -154,7 +156,7 @@ def submit_upload(body: dict[str, Any]) -> JobStatus:
         raise refuse(store, upload_id, incoming, problem) from None
     key = take_checked(store, upload_id, incoming, str(ticket["ext"]), etag)
     try:
-        status = enqueue_stored(store, queue, upload_id, key, info.kind, ratio, callback_url)
+        status = enqueue_stored(store, queue, upload_id, key, info.kind, ratio, callback_url, owner)
     except Conflict:
         raise Problem("upload-used", "this upload has already been submitted") from None
     for spent in (ticket_key(upload_id), incoming):

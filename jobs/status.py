@@ -81,14 +81,22 @@ class JobStatus:
     error: JobError | None = None
     callback_url: str | None = None  # POSTed the job's document when it ends (jobs.webhook)
     webhook: WebhookOutcome | None = None
+    owner: str | None = None  # the SHA-256 of the API key that made the job; None: made without a key
 
     @classmethod
     def new(
-        cls, job_id: str, kind: InputKind, ratio: float | None, now: str, callback_url: str | None = None
+        cls,
+        job_id: str,
+        kind: InputKind,
+        ratio: float | None,
+        now: str,
+        callback_url: str | None = None,
+        owner: str | None = None,
     ) -> JobStatus:
         return cls(
             job_id=check_job_id(job_id),
             callback_url=callback_url,
+            owner=owner,
             state=JobState.QUEUED,
             kind=kind,
             ratio=ratio,
@@ -122,15 +130,15 @@ class JobStatus:
         return replace(self, webhook=outcome)
 
     def to_dict(self) -> dict[str, Any]:
-        """Without the callback fields when they are unset, so jobs without one read as before."""
+        """Without the callback and owner fields when they are unset, so such jobs read as before."""
         data = asdict(self)
-        for name in ("callback_url", "webhook"):
+        for name in ("callback_url", "webhook", "owner"):
             if data[name] is None:
                 del data[name]
         return data
 
     def public_document(self) -> dict[str, Any]:
-        """What a client may see of the job (no S3 keys, no callback URL): the API's answer and a webhook's body."""
+        """What a client may see of the job (no S3 keys, callback URL, owner): the API's answer, a webhook's body."""
         result, error = self.result, self.error
         size = None if result is None else {"width": result.width, "height": result.height, "bytes": result.bytes}
         return {

@@ -28,11 +28,15 @@ def submit_job(
     kind: InputKind,
     ratio: float | None,
     callback_url: str | None = None,
+    owner: str | None = None,
 ) -> JobStatus:
-    """Store, record and enqueue one validated upload; returns its queued status."""
+    """Store, record and enqueue one validated upload; returns its queued status.
+
+    ``owner``: the hash of the API key that submitted it (None without a key).
+    """
     job_id = new_job_id()
     now = iso_now()
-    status = JobStatus.new(job_id, kind, ratio, now, callback_url)
+    status = JobStatus.new(job_id, kind, ratio, now, callback_url, owner)
     written: list[str] = []
     try:
         written.append(store.put_upload(job_id, ext, data, content_type))
@@ -53,6 +57,7 @@ def enqueue_stored(
     kind: InputKind,
     ratio: float | None,
     callback_url: str | None = None,
+    owner: str | None = None,
 ) -> JobStatus:
     """Record and enqueue an upload already in S3 (a direct upload).
 
@@ -62,7 +67,7 @@ def enqueue_stored(
     most one job even when two requests race to submit it.
     """
     now = iso_now()
-    status = JobStatus.new(job_id, kind, ratio, now, callback_url)
+    status = JobStatus.new(job_id, kind, ratio, now, callback_url, owner)
     store.write_status(status, create=True)
     try:
         queue.send(JobMessage(job_id, key, kind, ratio, now))

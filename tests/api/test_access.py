@@ -9,9 +9,10 @@ from flask.testing import FlaskClient
 
 from api.access import AccessSettings, key_hash, new_key
 from jobs.settings import AwsSettings, SettingsError
+from jobs.store import JobStore
 from tests.api import samples
 from tests.api.conftest import MakeApp, post_to_storage, sign
-from tests.support.aws import bucket_keys, queue_messages
+from tests.support.aws import bucket_keys, queue_messages, s3_of
 
 KEY, KEY_HASH = new_key()
 OTHER_KEY, OTHER_HASH = new_key()
@@ -68,12 +69,13 @@ def test_a_wrong_key_is_refused_even_when_keys_are_optional(make_app: MakeApp) -
 
 def test_the_keyless_demo_page_gets_its_own_public_limit(make_app: MakeApp) -> None:
     client = keyed(make_app, public_submits_per_hour=2)
-    assert [submit(client)[0] for _ in range(3)] == [202, 202, 429]
+    answers = [submit(client) for _ in range(3)]
+    assert [status for status, _ in answers] == [202, 202, 429]
     status, problem = submit(client)
     assert status == 429 and "without an API key" in str(problem["detail"])
     assert submit(client, {"X-API-Key": KEY})[0] == 202  # a key is not held to the public limit
-    job = submit(client, {"X-API-Key": KEY})[1]
-    assert client.get(f"/v1/jobs/{job['id']}").status_code == 200  # the id is the capability
+    made_without_a_key = answers[0][1]["id"]
+    assert client.get(f"/v1/jobs/{made_without_a_key}").status_code == 200  # the id is the capability
 
 
 def test_submits_are_limited_per_key_and_answer_retry_after(make_app: MakeApp) -> None:
@@ -92,3 +94,45 @@ def test_a_direct_upload_counts_once_against_the_limit(make_app: MakeApp) -> Non
     post_to_storage(upload, data)
     assert client.post("/v1/jobs", json={"upload_id": upload["id"]}).status_code == 202
     assert client.post("/v1/uploads", json={"filename": "x.dng", "size": 10}).status_code == 429
+
+
+OPERATOR_KEY, OPERATOR_HASH = new_key()
+
+
+def test_with_keys_required_a_job_belongs_to_the_key_that_made_it(make_app: MakeApp, aws: AwsSettings) -> None:
+    client = keyed(make_app, operator_key_hashes=(OPERATOR_HASH,))
+    status, job = submit(client, {"X-API-Key": KEY})
+    assert status == 202
+    mine = f"/v1/jobs/{job['id']}"
+    owner, operator = {"X-API-Key": KEY}, {"X-API-Key": OPERATOR_KEY}
+    for who in (owner, operator):
+        assert client.get(mine, headers=who).get_json()["status"] == "queued"
+        assert client.get(f"{mine}/result", headers=who).status_code == 409  # not ready: it is theirs to wait for
+        assert client.get(f"/download?fileName={job['id']}", headers=who).get_data(as_text=True) == "Not ready\n"
+    for stranger in ({"X-API-Key": OTHER_KEY}, {}):  # another customer's key, or the keyless demo page
+        for path in (mine, f"{mine}/result", f"/download?fileName={job['id']}"):
+            refused = client.get(path, headers=stranger)
+            assert refused.status_code == 404 and refused.get_json()["type"] == "urn:darkroom:problem:job-not-found"
+    assert "owner" not in client.get(mine, headers=owner).get_json()  # the key's hash stays in S3
+    assert JobStore(s3_of(aws), aws.bucket).read_status(str(job["id"])).owner == KEY_HASH  # type: ignore[union-attr]
+
+
+def test_a_direct_upload_signed_for_one_key_is_no_other_keys_job(make_app: MakeApp) -> None:
+    client = keyed(make_app)
+    data = samples.dng()
+    reply = client.post("/v1/uploads", json={"filename": "night.dng", "size": len(data)}, headers={"X-API-Key": KEY})
+    upload = reply.get_json()
+    post_to_storage(upload, data)
+    stolen = client.post("/v1/jobs", json={"upload_id": upload["id"]}, headers={"X-API-Key": OTHER_KEY})
+    assert stolen.status_code == 404 and stolen.get_json()["type"] == "urn:darkroom:problem:upload-not-found"
+    made = client.post("/v1/jobs", json={"upload_id": upload["id"]}, headers={"X-API-Key": KEY})
+    assert made.status_code == 202
+    assert client.get(f"/v1/jobs/{upload['id']}", headers={"X-API-Key": OTHER_KEY}).status_code == 404
+    assert client.get(f"/v1/jobs/{upload['id']}", headers={"X-API-Key": KEY}).status_code == 200
+
+
+def test_with_keys_optional_the_id_is_the_capability(make_app: MakeApp) -> None:
+    client = make_app(access=AccessSettings(key_hashes=(KEY_HASH, OTHER_HASH))).test_client()
+    job = submit(client, {"X-API-Key": KEY})[1]
+    assert client.get(f"/v1/jobs/{job['id']}", headers={"X-API-Key": OTHER_KEY}).status_code == 200
+    assert client.get(f"/v1/jobs/{job['id']}").status_code == 200
