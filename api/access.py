@@ -101,6 +101,11 @@ def caller(settings: AccessSettings) -> str | None:
     return digest
 
 
+def is_closed(settings: AccessSettings) -> bool:
+    """Keys required and no public submits: a caller without a key may start nothing, not even a warm worker."""
+    return settings.require_key and settings.public_submits_per_hour == 0
+
+
 def is_operator(settings: AccessSettings, digest: str | None) -> bool:
     """An operator key sees the pool's internals (instance and job ids, EC2's errors) and any job."""
     return digest is not None and any(hmac.compare_digest(digest, known) for known in settings.operator_key_hashes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
-from api.access import caller, is_operator, key_required, too_many
+from api.access import caller, is_closed, is_operator, key_required, too_many
 from api.problems import Problem
 from api.services import api_settings, services
 from jobs.status import JobStatus
@@ -23,7 +23,7 @@ def guard_submit(count: bool = True) -> str | None:
     """
     access = api_settings().access
     key = caller(access)
-    if key is None and access.require_key and access.public_submits_per_hour == 0:
+    if key is None and is_closed(access):
         raise key_required("submitting a job")
     if not count:
         return key
@@ -44,7 +44,7 @@ def guard_submit(count: bool = True) -> str | None:
 def guard_job_read() -> None:
     """A job's own routes: its id is the capability, but a presented key must be valid and a closed API needs one."""
     access = api_settings().access
-    if caller(access) is None and access.require_key and access.public_submits_per_hour == 0:
+    if caller(access) is None and is_closed(access):
         raise key_required("reading a job")
 
 

@@ -15,6 +15,7 @@ import logging
 
 from flask import Blueprint, Response, request
 
+from api.access import caller, is_closed
 from api.guards import client_address, guard_job_owner, guard_job_read, guard_submit
 from api.services import api_settings, services
 from api.submission import submit_form
@@ -74,10 +75,12 @@ def pool_words(view: PoolView | None) -> str:
 
 @bp.get("/checkinstance")
 def check_instance() -> Response:
-    """Pre-warm like /v1/warm; over the rate limit it reports the pool without warming (the old page polls this)."""
+    """Pre-warm like /v1/warm (keyless: within the anonymous budget; on a closed API: not at all); over the
+    rate limit it reports the pool without warming (the old page polls this)."""
     if not api_settings().pool.enabled:
         return text(pool_words(None))
-    provider = services().provider
-    warm = services().warm_limiter.hit(client_address()) <= 0
-    view = provider.ensure_capacity(warm=True) if warm else provider.view()
+    access, provider = api_settings().access, services().provider
+    key = caller(access)
+    warm = not (key is None and is_closed(access)) and services().warm_limiter.hit(client_address()) <= 0
+    view = provider.ensure_capacity(warm=True, anonymous=key is None) if warm else provider.view()
     return text(pool_words(view))

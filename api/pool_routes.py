@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from api.access import caller, is_operator, too_many
+from api.access import caller, is_closed, is_operator, key_required, too_many
 from api.guards import client_address, guard_pool_view
 from api.services import api_settings, services
 from jobs.aws import ServiceUnavailable
@@ -33,13 +33,18 @@ bp = Blueprint("pool", __name__, url_prefix="/v1")
 
 @bp.post("/warm")
 def warm() -> Response:
+    """A closed API (keys required, no public submits) warms nothing for a caller without a key."""
+    access = api_settings().access
+    key = caller(access)
+    if key is None and is_closed(access):
+        raise key_required("warming a worker")
     wait = services().warm_limiter.hit(client_address())
     if wait > 0:
         raise too_many(wait, f"at most {api_settings().pool.warm_per_minute} warm requests a minute from one client")
     if not api_settings().pool.enabled:
         return jsonify(pool_document(None, services().queue.depth()))
-    view = services().provider.ensure_capacity(warm=True)
-    return jsonify(pool_document(view, view.depth, operator_asks()))
+    view = services().provider.ensure_capacity(warm=True, anonymous=key is None)
+    return jsonify(pool_document(view, view.depth, is_operator(access, key)))
 
 
 @bp.get("/pool")

@@ -31,6 +31,7 @@ class Run:
     instance_id: str
     launched_at: str  # ISO 8601
     ended_at: str | None = None  # None while the pool has not seen it gone
+    anonymous: bool = False  # launched by a keyless warm: counted against the anonymous budget too
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -73,6 +74,10 @@ def with_unrecorded(runs: Iterable[Run], instances: Iterable[Instance]) -> list[
     ids = {run.instance_id for run in known}
     extra = [Run(i.instance_id, i.launched_at) for i in instances if i.live and i.instance_id not in ids]
     return known + extra
+
+
+def anonymous_runs(runs: Iterable[Run]) -> list[Run]:
+    return [run for run in runs if run.anonymous]
 
 
 def cap_reached(cap: float, used: float) -> str | None:

@@ -58,7 +58,7 @@ class HoursLedger:
             run = Run.from_json(found.body)
             if run.ended_at is not None:
                 return False
-            ended = Run(run.instance_id, run.launched_at, ended_at)
+            ended = Run(run.instance_id, run.launched_at, ended_at, run.anonymous)
             return self._write(key, ended, if_match=found.etag)
         return False
 

@@ -10,9 +10,15 @@ so a waiting job's status can say why no worker comes.
 The daily cap: with ``daily_instance_hours`` set, the usage ledger is read
 inside the host lock, only when a launch is about to happen; once today's
 instance-hours reach the cap nothing is launched and the outcome says so (a
-waiting job's note shows it) until 00:00 UTC. The cap stops launches only:
-workers already running keep working until they idle out, so a day's usage
-can pass the cap by what they run after it is reached.
+waiting job's note shows it) until 00:00 UTC. The reaper then stops running
+workers too: every one that is not busy is terminated, and a busy one as soon
+as it is seen not busy, so no job is cut off mid-way and a day's usage passes
+the cap by at most the jobs running when it was reached.
+
+Keyless warm calls (``anonymous``) have their own, smaller daily budget,
+``anonymous_instance_hours``: the runs they launch are marked in the ledger,
+which every API host shares, and once those runs add up to the budget a
+keyless warm launches nothing (it still answers the pool).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from jobs.queue import JobQueue
 from jobs.store import JobStore
 from pool.book import LaunchOutcome, PoolBook, Slot
 from pool.ec2 import Ec2Pool, Instance, Launched, LaunchFailed, iso
-from pool.hours import Run, cap_reached, ended_at, hours_today, with_unrecorded
+from pool.hours import Run, anonymous_runs, cap_reached, ended_at, hours_today, with_unrecorded
 from pool.ledger import HoursLedger
 from pool.lock import host_lock
 from pool.reaper import plan_reaping, remember
@@ -87,19 +93,32 @@ class Provider:
         """Instance-hours used today (UTC): the ledger's runs, and live instances it does not know."""
         return hours_today(with_unrecorded(self.ledger.runs(seen.now), seen.instances), seen.now)
 
-    def ensure_capacity(self, warm: bool) -> PoolView:
-        """Launch what the rule asks for (``warm``: at least one worker), within the maximum."""
+    def ensure_capacity(self, warm: bool, anonymous: bool = False) -> PoolView:
+        """Launch what the rule asks for (``warm``: at least one worker), within the maximum.
+
+        ``anonymous``: a keyless warm, which launches only within today's anonymous budget.
+        """
         seen = self.observe()
         if self._reap_due() and self.reap(seen):
             seen = self.observe()
+        if warm and anonymous and self._to_launch(seen, warm) > self._to_launch(seen, False):
+            warm = self._anonymous_budget_left(seen)
         used = None
         if self._to_launch(seen, warm) > 0:
             with host_lock(self.lock):
                 seen = self.observe()  # another process may have launched while this one waited
                 count = self._to_launch(seen, warm)
                 if count > 0:
-                    used, seen = self._launch_within_cap(seen, count)
+                    used, seen = self._launch_within_cap(seen, count, anonymous)
         return self._remember(replace(build_view(seen, self.settings), hours_today=used))
+
+    def _anonymous_budget_left(self, seen: Observation) -> bool:
+        budget = self.settings.anonymous_instance_hours
+        used = hours_today(anonymous_runs(self.ledger.runs(seen.now)), seen.now) if budget > 0 else 0.0
+        if budget > 0 and used < budget:
+            return True
+        log.warning("a keyless warm launches nothing: %.2f of %g anonymous instance-hours used today", used, budget)
+        return False
 
     def recent_view(self, max_age: float) -> PoolView:
         """This process's last view if it is at most ``max_age`` seconds old, else ``ensure_capacity``.
@@ -122,20 +141,22 @@ class Provider:
         counts = build_view(seen, self.settings).counts()
         return workers_to_launch(counts, self.settings.jobs_per_worker, self.settings.max_workers, warm)
 
-    def _launch_within_cap(self, seen: Observation, count: int) -> tuple[float | None, Observation]:
+    def _launch_within_cap(
+        self, seen: Observation, count: int, anonymous: bool = False
+    ) -> tuple[float | None, Observation]:
         """Launch unless today's cap is used up; the hours used today (None with no cap) and the pool after."""
         cap = self.settings.daily_instance_hours
         used = self.hours_used(seen) if cap > 0 else None
         why = None if used is None else cap_reached(cap, used)
         if why is None:
-            self._launch(seen, count)
+            self._launch(seen, count, anonymous)
             return used, self.observe()
         log.warning("launching none of %d worker(s): %s", count, why)
         outcome = LaunchOutcome(iso(seen.now), why, capped=True)
         self.book.record_launch(outcome)
         return used, replace(seen, last_launch=outcome)
 
-    def _launch(self, seen: Observation, count: int) -> None:
+    def _launch(self, seen: Observation, count: int, anonymous: bool = False) -> None:
         now = iso(seen.now)
         gone = self._end_runs(seen, free_slots(seen))  # not counted; deleted now so their numbers can be claimed
         self._release(gone)
@@ -154,13 +175,13 @@ class Provider:
             self._release(claimed)
             raise
         self._assign(claimed, launched)
-        self._start_runs(launched, now)
+        self._start_runs(launched, now, anonymous)
         self.book.record_launch(LaunchOutcome(now))
 
-    def _start_runs(self, launched: list[Launched], now: str) -> None:
+    def _start_runs(self, launched: list[Launched], now: str, anonymous: bool) -> None:
         for instance in launched:
             try:
-                self.ledger.start(Run(instance.instance_id, now))
+                self.ledger.start(Run(instance.instance_id, now, anonymous=anonymous))
             except ServiceUnavailable as exc:  # still counted from EC2's launch time while it is live
                 log.warning("could not record the launch of %s in the usage ledger: %s", instance.instance_id, exc)
 
@@ -231,7 +252,9 @@ class Provider:
 
     def reap(self, seen: Observation) -> bool:
         """Terminate what is not working, forget what is gone; True when anything changed."""
-        plan = plan_reaping(seen, self.settings)
+        cap = self.settings.daily_instance_hours
+        capped = cap_reached(cap, self.hours_used(seen)) if cap > 0 else None
+        plan = plan_reaping(seen, self.settings, capped)
         if plan.empty:
             return False
         for instance, why in plan.terminate:

@@ -4,7 +4,9 @@ An instance is terminated when it never became ready within the boot timeout,
 when its worker went silent (its record is stale: crashed, or stopped but the
 instance did not power off), or when EC2 stopped it. Records and slots of
 instances that are gone are deleted, so their slots can be launched into
-again; the boot and service times those records measured are kept.
+again; the boot and service times those records measured are kept. Once the
+daily cap is used up, every worker that is not busy is terminated as well:
+the cap stops running workers, not only launches, and never cuts a job off.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from jobs.pool import WorkerRecord
+from jobs.pool import WorkerRecord, WorkerState
 from pool.book import Measured, Slot
 from pool.ec2 import Instance
 from pool.settings import PoolSettings
@@ -46,13 +48,21 @@ def why_terminate(instance: Instance, record: WorkerRecord | None, now: datetime
     return None
 
 
-def plan_reaping(seen: Observation, settings: PoolSettings) -> Reaping:
+def is_busy(record: WorkerRecord | None) -> bool:
+    return record is not None and record.state is WorkerState.BUSY
+
+
+def plan_reaping(seen: Observation, settings: PoolSettings, capped: str | None = None) -> Reaping:
+    """``capped``: why the daily cap is used up (pool.hours.cap_reached), None while some is left."""
     now = seen.now
     records = {record.instance_id: record for record in seen.records}
     instances = {instance.instance_id: instance for instance in seen.instances}
     terminate = []
     for instance in seen.instances:
-        why = why_terminate(instance, records.get(instance.instance_id), now, settings)
+        record = records.get(instance.instance_id)
+        why = why_terminate(instance, record, now, settings)
+        if why is None and capped and instance.live and not is_busy(record):
+            why = capped
         if why is not None:
             terminate.append((instance, why))
     gone = {instance.instance_id for instance in seen.instances if not instance.live}

@@ -53,12 +53,17 @@ class PoolSettings(FromEnv):
     daily_instance_hours: float = setting(
         "DARKROOM_DAILY_INSTANCE_HOURS",
         0.0,
-        "no launches once this many instance-hours are used today (UTC); running workers go on; 0: no cap",
+        "no launches once this many instance-hours are used today (UTC), and idle workers are stopped; 0: no cap",
+    )
+    anonymous_instance_hours: float = setting(
+        "DARKROOM_ANONYMOUS_INSTANCE_HOURS",
+        1.0,
+        "instance-hours a day (UTC, all hosts) that keyless warm calls may launch; 0: they launch nothing",
     )
 
     def __post_init__(self) -> None:
         positive_fields = ("max_workers", "jobs_per_worker", "boot_timeout_seconds", "stale_record_seconds")
         require(self, positive, "positive", *positive_fields, "warm_per_minute", "boot_seconds_estimate")
-        require(self, at_least_zero, "0 (no cap) or more", "daily_instance_hours")
+        require(self, at_least_zero, "0 (no cap) or more", "daily_instance_hours", "anonymous_instance_hours")
         if not self.instance_types:
             raise SettingsError("the pool needs at least one instance type (DARKROOM_INSTANCE_TYPES)")

@@ -234,3 +234,25 @@ def test_a_launch_is_ledgered_and_still_counted_after_the_reaper_forgets_its_wor
     assert provider.hours_used(seen) == hours_today([ended], seen.now) > 0  # counted, once, from the ledger alone
     assert not provider.ledger.end(run.instance_id, run.launched_at, iso_now())  # the first end stays
     assert provider.ledger.runs(seen.now) == [ended]
+
+
+def test_once_the_daily_cap_is_used_up_idle_workers_are_stopped_and_busy_ones_after_their_job(
+    pool_world: PoolWorld,
+) -> None:
+    provider = provider_for(pool_world, jobs_per_worker=1)
+    enqueue(pool_world, 2)
+    ready, busy = sorted(worker.instance_id for worker in provider.ensure_capacity(warm=False).workers)
+    now = iso_now()
+    provider.store.write_worker(WorkerRecord(ready, WorkerState.READY, now, now, ready_at=now))
+    provider.store.write_worker(WorkerRecord(busy, WorkerState.BUSY, now, now, ready_at=now, job_id="job-1"))
+    assert not provider.reap(provider.observe())  # no cap: both go on
+
+    capped = dataclasses.replace(provider.settings, daily_instance_hours=0.0001)  # used up by their seconds so far
+    provider.settings = capped
+    assert provider.reap(provider.observe())
+    states = {item["InstanceId"]: item["State"]["Name"] for item in pool_world.instances()}
+    assert states[ready] in ("shutting-down", "terminated") and states[busy] == "running"  # no job is cut off
+
+    provider.store.write_worker(WorkerRecord(busy, WorkerState.READY, now, iso_now(), ready_at=now))
+    assert provider.reap(provider.observe())
+    assert all(item["State"]["Name"] in ("shutting-down", "terminated") for item in pool_world.instances())
