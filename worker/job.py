@@ -68,8 +68,9 @@ class JobRunner:
         started = self.clock()
         try:
             self._process(message, delivery)
-        except ServiceUnavailable as exc:
-            self._retry_later(message, delivery, f"storage or queue unavailable: {exc}")
+        except ServiceUnavailable as exc:  # its text (bucket, key, AWS's error) is for the log, not the job's status
+            log.warning("job %s: %s", message.job_id, exc)
+            self._retry_later(message, delivery, "storage or the queue was unavailable")
         except Exception as exc:  # the job boundary: any bug is logged and retried, never kills the loop
             log.exception("job %s: unexpected error", message.job_id)
             self._retry_later(message, delivery, f"internal error: {type(exc).__name__}")
@@ -134,7 +135,10 @@ class JobRunner:
         log.info("job %s: failed: %s (%s)", lease.status.job_id, error.message, error.code)
 
     def _retry_later(self, message: JobMessage, delivery: Delivery, reason: str) -> None:
-        """A transient failure: let SQS deliver again after a backoff, or give up on the last attempt."""
+        """A transient failure: let SQS deliver again after a backoff, or give up on the last attempt.
+
+        ``reason`` goes into the job's status, which its client reads: the service's words, never AWS's.
+        """
         lease = self.drain.leases.get(delivery.message_id)
         if lease is not None and not lease.settle(Lease.LOOP):  # already handed back
             log.warning("job %s: %s (after its message was handed back)", message.job_id, reason)

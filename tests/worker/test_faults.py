@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from jobs.aws import s3_client, sqs_client
 from jobs.ids import result_key
@@ -44,11 +45,18 @@ def test_a_download_that_fails_through_every_retry_is_retried_later_and_the_job_
 def test_a_result_that_cannot_be_stored_never_reports_done_and_ends_failed_with_the_reason(parts: Parts) -> None:
     job_id = parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
     faulty, injector = faulty_parts(parts.aws, Fault("PutObject", FaultKind.THROTTLE, url_contains="results/"))
-    faulty.worker().run(max_jobs=2)  # the test queue dead-letters after 2 receives
+    faulty.worker().run(max_jobs=1)
+    retrying = parts.status(job_id)
+    assert retrying.state is JobState.QUEUED and "storage or the queue was unavailable" in str(retrying.note)
+    faulty.worker().run(max_jobs=1)  # the test queue dead-letters after 2 receives
 
     status = parts.status(job_id)
     assert status.state is JobState.FAILED, status
-    assert status.error is not None and status.error.code == "gave-up" and "SlowDown" in status.error.message
+    assert status.error is not None and status.error.code == "gave-up"
+    assert "storage or the queue was unavailable" in status.error.message
+    for seen in (retrying.public_document() | {"note": retrying.note}, status.public_document()):
+        text = json.dumps(seen)  # what a client reads: no bucket, no S3 key, no AWS error code
+        assert parts.aws.bucket not in text and "results/" not in text and "SlowDown" not in text
     assert status.result is None and parts.store.get(result_key(job_id)) is None
     assert injector.fired["PutObject:throttle"] == 4  # two attempts, each a try and its retry
     assert parts.queue.depth().in_flight == 0  # handed back: its next receive moves it to the dead-letter queue
