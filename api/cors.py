@@ -13,7 +13,8 @@ from __future__ import annotations
 from flask import Flask, Response, request
 
 ALLOWED_METHODS = "GET, POST"
-ALLOWED_HEADERS = frozenset({"content-type", "accept", "x-requested-with", "authorization"})
+# the keys' two headers (api/access.py) included: a browser may send neither unless it is listed here
+ALLOWED_HEADERS = frozenset({"content-type", "accept", "x-requested-with", "authorization", "x-api-key"})
 EXPOSED_HEADERS = "Location, Retry-After"
 PREFLIGHT_MAX_AGE = "600"
 

@@ -116,6 +116,19 @@ def test_preflight_from_an_allowed_origin(client: FlaskClient) -> None:
     assert "Origin" in reply.headers["Vary"]
 
 
+def test_a_browser_may_send_an_api_key_in_either_header(client: FlaskClient) -> None:
+    for asked in ("X-API-Key", "Authorization, X-API-Key, content-type"):
+        reply = client.options(
+            "/v1/jobs",
+            headers={
+                "Origin": "https://app.example.com",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": asked,
+            },
+        )
+        assert reply.headers["Access-Control-Allow-Headers"] == asked  # X-API-Key is a header the API reads
+
+
 def test_other_origins_get_no_cors_headers(client: FlaskClient, module_aws: AwsSettings) -> None:
     for origin in ("https://evil.example", "null", "http://localhost:3001"):
         reply = client.get("/checkinstance", headers={"Origin": origin})
