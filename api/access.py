@@ -59,6 +59,12 @@ class AccessSettings(FromEnv):
         20,
         "keyless submits per client address while keys are required (the demo page); 0: none",
     )
+    trusted_proxies: int = setting(
+        "DARKROOM_TRUSTED_PROXIES",
+        0,
+        "proxies in front of the API that append the client to X-Forwarded-For (behind an ALB: 1);"
+        " 0: the peer address is the client",
+    )
 
     def __post_init__(self) -> None:
         for digest in self.key_hashes + self.operator_key_hashes:
@@ -68,6 +74,8 @@ class AccessSettings(FromEnv):
             raise SettingsError("DARKROOM_REQUIRE_API_KEY is on but DARKROOM_API_KEY_HASHES lists no key")
         if set(self.key_hashes) & set(self.operator_key_hashes):
             raise SettingsError("a key hash is listed both as an API key and as an operator key")
+        if self.trusted_proxies < 0:
+            raise SettingsError("DARKROOM_TRUSTED_PROXIES must be 0 or more")
         if self.submits_per_minute <= 0 or self.public_submits_per_hour < 0:
             raise SettingsError("submit limits must be positive (the public one may be 0)")
 

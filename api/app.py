@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import health, jobs, legacy, openapi, page, pool_routes, uploads
 from api.cors import install_cors
@@ -33,6 +34,8 @@ def create_app(
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.access.trusted_proxies:  # the client is the address the nearest trusted proxy saw, not a header
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.access.trusted_proxies)  # type: ignore[method-assign]
     app.extensions[EXTENSION_KEY] = Services(settings, s3, sqs, ec2, ssm)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(pool_routes.bp)

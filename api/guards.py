@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import request
 
 from api.access import caller, is_closed, is_operator, key_required, too_many
@@ -9,24 +11,39 @@ from api.problems import Problem
 from api.services import api_settings, services
 from jobs.status import JobStatus
 
+IPV6_CLIENT_PREFIX = 64  # one subscriber's LAN: an IPv6 client can pick any of 2**64 addresses in it
+
+
+def client_of(address: str | None) -> str:
+    """Who is asking, for limits without a key: an IPv4 address, or an IPv6 client's /64.
+
+    Behind a load balancer ``DARKROOM_TRUSTED_PROXIES`` makes the address the client's (api/app.py).
+    """
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False))
+    return str(ip)
+
 
 def client_address() -> str:
-    """Who is asking, for limits without a key: the peer address (behind a proxy, configure ProxyFix first)."""
-    return request.remote_addr or "unknown"
+    return client_of(request.remote_addr)
 
 
-def guard_submit(count: bool = True) -> str | None:
+def guard_submit() -> str | None:
     """Before a job is accepted: a valid key if one is presented or required, and the caller's limit.
 
     Returns the hash of the caller's key (the job's owner), None without one.
-    ``count=False`` checks the key only: a job from a direct upload was counted when its upload was signed.
+    A direct upload counts twice: when its form is signed and when it is submitted as a job.
     """
     access = api_settings().access
     key = caller(access)
     if key is None and is_closed(access):
         raise key_required("submitting a job")
-    if not count:
-        return key
     if key is not None:
         wait = services().submit_limiter.hit(f"key:{key}")
         limit = f"at most {access.submits_per_minute} submits a minute per API key"

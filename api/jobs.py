@@ -36,7 +36,7 @@ bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 @bp.before_request
 def check_access() -> None:
     if request.method == "POST":
-        guard_submit(count=not request.is_json)  # a JSON submit names a direct upload, counted when it was signed
+        guard_submit()  # a JSON submit (a direct upload) counts too: each one costs S3 reads, valid or not
     else:
         guard_job_read()
 

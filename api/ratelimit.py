@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
 
+from jobs.aws import ServiceUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -38,13 +40,14 @@ class RateLimiter:
     def hit(self, client: str) -> float:
         """Count one request from ``client`` if allowed; returns the seconds to wait (0.0 when allowed).
 
-        A broken limiter lets requests through: the pool's maximum still bounds what they cost.
+        A broken limiter refuses (ServiceUnavailable, a 503): letting everyone through while its file
+        is broken would let one client spend every limit at once.
         """
         try:
             return self._hit(client, self.clock())
         except sqlite3.Error as exc:
-            log.warning("rate limiter %s unavailable (%s): allowing the request", self.path.name, exc)
-            return 0.0
+            log.error("rate limiter %s unavailable (%s): refusing the request", self.path, exc)
+            raise ServiceUnavailable(f"the rate limiter {self.path.name} failed") from exc
 
     def _hit(self, client: str, now: float) -> float:
         with closing(sqlite3.connect(self.path, timeout=10, isolation_level=None)) as db:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from api.access import AccessSettings, key_hash, new_key
+from api.ratelimit import RateLimiter
+from api.services import EXTENSION_KEY, Services
 from jobs.settings import AwsSettings, SettingsError
 from jobs.store import JobStore
 from tests.api import samples
@@ -87,13 +91,52 @@ def test_submits_are_limited_per_key_and_answer_retry_after(make_app: MakeApp) -
     assert submit(client, {"X-API-Key": OTHER_KEY})[0] == 202  # each key has its own budget
 
 
-def test_a_direct_upload_counts_once_against_the_limit(make_app: MakeApp) -> None:
-    client = keyed(make_app, public_submits_per_hour=1)
+def test_a_direct_upload_counts_when_signed_and_when_submitted(make_app: MakeApp) -> None:
+    client = keyed(make_app, public_submits_per_hour=2)
     data = samples.dng()
-    upload = sign(client, "night.dng", len(data))  # the one keyless submit this hour
+    upload = sign(client, "night.dng", len(data))  # the first of two keyless submits this hour
     post_to_storage(upload, data)
-    assert client.post("/v1/jobs", json={"upload_id": upload["id"]}).status_code == 202
+    assert client.post("/v1/jobs", json={"upload_id": upload["id"]}).status_code == 202  # the second
+    assert client.post("/v1/jobs", json={"upload_id": "a guess"}).status_code == 429  # a JSON submit counts too
     assert client.post("/v1/uploads", json={"filename": "x.dng", "size": 10}).status_code == 429
+
+
+def test_behind_a_trusted_proxy_clients_are_told_apart_by_x_forwarded_for(make_app: MakeApp) -> None:
+    client = make_app(access=AccessSettings(submits_per_minute=1, trusted_proxies=1)).test_client()
+    alb = {"REMOTE_ADDR": "10.0.0.5"}  # every request arrives from the load balancer
+
+    def from_client(address: str) -> int:
+        headers = {"X-Forwarded-For": f"198.51.100.9, {address}"}  # the first is the client's own claim: ignored
+        return submit_as(client, headers, alb)
+
+    assert [from_client("203.0.113.1"), from_client("203.0.113.2"), from_client("203.0.113.1")] == [202, 202, 429]
+
+
+def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(make_app: MakeApp) -> None:
+    client = make_app(access=AccessSettings(submits_per_minute=1)).test_client()
+    statuses = [submit_as(client, {"X-Forwarded-For": f"203.0.113.{n}"}, {}) for n in (1, 2)]
+    assert statuses == [202, 429]  # a client cannot pick a new address per request
+
+
+def test_ipv6_clients_are_limited_per_64(make_app: MakeApp) -> None:
+    client = make_app(access=AccessSettings(submits_per_minute=1)).test_client()
+    same_lan = [submit_as(client, {}, {"REMOTE_ADDR": f"2001:db8:1:2::{n:x}"}) for n in (1, 0xBEEF)]
+    assert same_lan == [202, 429]
+    assert submit_as(client, {}, {"REMOTE_ADDR": "2001:db8:1:3::1"}) == 202  # the next /64 is someone else
+
+
+def test_a_broken_limiter_refuses_rather_than_letting_everyone_through(make_app: MakeApp, aws: AwsSettings) -> None:
+    app = make_app(access=AccessSettings(submits_per_minute=1))
+    services(app).submit_limiter = RateLimiter(Path("/nonexistent-dir/limits.sqlite"), 1)
+    client = app.test_client()
+    status, problem = submit(client)
+    assert status == 503 and problem["type"] == "urn:darkroom:problem:service-unavailable"
+    assert bucket_keys(aws) == [] and queue_messages(aws) == 0
+
+
+def submit_as(client: FlaskClient, headers: dict[str, str], environ: dict[str, str]) -> int:
+    data = {"image": (io.BytesIO(samples.jpeg()), "dark.jpg")}
+    return client.post("/v1/jobs", data=data, headers=headers, environ_overrides=environ).status_code
 
 
 OPERATOR_KEY, OPERATOR_HASH = new_key()
@@ -136,3 +179,9 @@ def test_with_keys_optional_the_id_is_the_capability(make_app: MakeApp) -> None:
     job = submit(client, {"X-API-Key": KEY})[1]
     assert client.get(f"/v1/jobs/{job['id']}", headers={"X-API-Key": OTHER_KEY}).status_code == 200
     assert client.get(f"/v1/jobs/{job['id']}").status_code == 200
+
+
+def services(app: Flask) -> Services:
+    found = app.extensions[EXTENSION_KEY]
+    assert isinstance(found, Services)
+    return found
