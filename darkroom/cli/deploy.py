@@ -40,6 +40,7 @@ def cmd_deploy_up(args: argparse.Namespace) -> int:
     spec = StackSpec(
         ami_id=args.ami_id,
         vpc_id=args.vpc_id,
+        subnets=tuple(subnet.strip() for subnet in args.subnet_ids.split(",") if subnet.strip()),
         stack_name=args.stack,
         aws=aws,
         pool=PoolSettings.from_env(os.environ),
@@ -145,6 +146,9 @@ def register(commands: Commands) -> None:
     up = add_command(actions, "up", cmd_deploy_up)
     up.add_argument("--ami-id", required=True, help="the worker AMI (what `darkroom ami build` printed)")
     up.add_argument("--vpc-id", required=True, help="the VPC the workers run in")
+    up.add_argument(
+        "--subnet-ids", required=True, help="the VPC's subnets workers launch in, comma-separated (the only ones)"
+    )
     up.add_argument("--bucket", default="", help="bucket name (default: darkroom-ACCOUNT-REGION)")
     up.add_argument(
         "--expire-days",

@@ -38,6 +38,8 @@ OUTPUT_VARIABLES = {
     "LaunchTemplateName": "DARKROOM_LAUNCH_TEMPLATE",
     "AmiParameterName": "DARKROOM_AMI_PARAMETER",
     "PoolName": "DARKROOM_POOL",
+    "InstanceTypes": "DARKROOM_INSTANCE_TYPES",
+    "SubnetIds": "DARKROOM_SUBNETS",
 }
 
 

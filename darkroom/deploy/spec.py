@@ -19,6 +19,7 @@ class StackSpec:
 
     ami_id: str
     vpc_id: str
+    subnets: tuple[str, ...] = ()  # where workers launch: the API role may launch into no other
     stack_name: str = DEFAULT_STACK
     aws: AwsSettings = field(default_factory=AwsSettings)
     pool: PoolSettings = field(default_factory=PoolSettings)
@@ -44,6 +45,8 @@ class StackSpec:
             "WorkerAmiId": self.ami_id,
             "LaunchTemplateName": self.pool.launch_template,
             "WorkerInstanceType": self.pool.instance_types[0],
+            "InstanceTypes": ",".join(self.pool.instance_types),
+            "SubnetIds": ",".join(self.subnets),
             "PoolName": self.pool.name,
             "VpcId": self.vpc_id,
             "AssociatePublicIp": "true" if self.public_ip else "false",

@@ -95,6 +95,7 @@ def deploy_template(
     spec = StackSpec(
         ami_id=worker_ami(ec2),
         vpc_id=vpcs[0]["VpcId"],
+        subnets=default_subnets(ec2),
         stack_name=stack_name,
         aws=settings,
         pool=pool,
@@ -102,7 +103,7 @@ def deploy_template(
         max_receives=max_receives,
     )
     outputs = deploy(cloudformation_client(settings), spec, poll_seconds=EMULATOR_POLL_SECONDS)
-    return PoolResources(outputs["LaunchTemplateName"], outputs["AmiParameterName"], spec.ami_id, default_subnets(ec2))
+    return PoolResources(outputs["LaunchTemplateName"], outputs["AmiParameterName"], spec.ami_id, spec.subnets)
 
 
 def create_resources(

@@ -15,6 +15,7 @@ import pytest
 
 from jobs.ids import result_key, status_key, upload_key
 from jobs.pool import worker_key
+from pool.settings import PoolSettings
 from tests.deploy.conftest import ROOT
 
 JOB_ID = "0b6a2a5e-6d0a-4c5e-9a4e-2f1c3b5d7e90"
@@ -149,9 +150,8 @@ def test_the_api_launches_only_from_its_template_and_passes_only_the_worker_role
     statements = {st["Sid"]: st for st in policy_statements(template, "ApiRole")}
     template_arn = statements["LaunchFromTheTemplateOnly"]["Resource"]["Fn::Sub"]
     assert template_arn.endswith(":launch-template/${WorkerLaunchTemplate}")
-    launched = statements["LaunchedResourcesComeFromTheTemplate"]
-    assert launched["Condition"]["ArnLike"]["ec2:LaunchTemplate"]["Fn::Sub"] == template_arn
-    assert any(r["Fn::Sub"].endswith(":instance/*") for r in launched["Resource"])
+    for sid in ("LaunchedResourcesComeFromTheTemplate", "LaunchOnlyThePoolsTypesTaggedWithThePool"):
+        assert statements[sid]["Condition"]["ArnLike"]["ec2:LaunchTemplate"]["Fn::Sub"] == template_arn
     passing = statements["PassOnlyTheWorkerRole"]
     assert passing["Resource"] == {"Fn::GetAtt": "WorkerRole.Arn"}
     assert passing["Condition"]["StringEquals"]["iam:PassedToService"] == "ec2.amazonaws.com"
@@ -161,6 +161,54 @@ def test_the_api_launches_only_from_its_template_and_passes_only_the_worker_role
         "CreateFleet",
         "RunInstances",
     ]
+
+
+LAUNCH_ACTIONS = {"ec2:CreateFleet", "ec2:RunInstances"}
+# what each kind of resource a launch names must be conditioned on, and the value it must equal
+LAUNCH_CONDITIONS = {
+    "instance": {
+        "ec2:InstanceType": {"Ref": "InstanceTypes"},
+        "aws:RequestTag/darkroom:pool": {"Ref": "PoolName"},
+    },
+    "subnet": {"ec2:SubnetID": {"Ref": "SubnetIds"}},
+    "image": {"ec2:Owner": {"Ref": "AWS::AccountId"}},
+}
+# a spot request is made only with an instance, which meets every condition above; none is pinned for it
+UNCONDITIONED_KINDS = {"spot-instances-request"}
+
+
+def resource_kind(resource: Any) -> tuple[str, bool]:
+    """``(kind, pinned)`` of a resource ARN: ``instance`` and False for ``...:instance/*``."""
+    arn = resource["Fn::Sub"] if isinstance(resource, dict) else resource
+    kind, _, name = arn.rsplit(":", 1)[1].partition("/")
+    return kind, "*" not in name
+
+
+def test_every_launch_permission_is_conditioned(template: dict[str, Any]) -> None:
+    """With the API's credentials, CreateFleet or RunInstances can change no type, subnet or image, nor drop the tag."""
+    seen = set()
+    for statement in policy_statements(template, "ApiRole"):
+        if not LAUNCH_ACTIONS & set(as_list(statement["Action"])):
+            continue
+        for resource in as_list(statement["Resource"]):
+            kind, pinned = resource_kind(resource)
+            if pinned or kind in UNCONDITIONED_KINDS:
+                continue
+            assert "Condition" in statement, f"{statement['Sid']} lets a launch use any {kind}"
+            needed = LAUNCH_CONDITIONS.get(kind, {})
+            assert needed.items() <= statement["Condition"].get("StringEquals", {}).items(), (statement["Sid"], kind)
+            seen.add(kind)
+    assert set(LAUNCH_CONDITIONS) <= seen
+
+
+def test_the_conditions_name_the_pools_own_types_and_the_stacks_subnets(template: dict[str, Any]) -> None:
+    parameters = template["Parameters"]
+    assert parameters["InstanceTypes"]["Default"].split(",") == list(PoolSettings().instance_types)
+    assert parameters["WorkerInstanceType"]["Default"] in parameters["InstanceTypes"]["Default"].split(",")
+    assert parameters["SubnetIds"]["Type"] == "CommaDelimitedList" and "Default" not in parameters["SubnetIds"]
+    outputs = template["Outputs"]  # the API launches exactly what the role allows: it reads both from the stack
+    assert outputs["InstanceTypes"]["Value"] == {"Fn::Join": [",", {"Ref": "InstanceTypes"}]}
+    assert outputs["SubnetIds"]["Value"] == {"Fn::Join": [",", {"Ref": "SubnetIds"}]}
 
 
 def test_the_source_scan_sees_a_call(tmp_path: Path) -> None:
