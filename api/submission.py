@@ -12,7 +12,7 @@ from flask import request
 
 from api.problems import Problem
 from api.services import api_settings, services
-from api.validate import UploadInfo, inspect_upload
+from api.validate import Source, UploadInfo, inspect_upload
 from jobs.message import InvalidRatio, parse_ratio
 from jobs.status import JobStatus
 from jobs.submit import submit_job
@@ -38,7 +38,7 @@ def read_callback_url(value: object) -> str | None:
         raise Problem("invalid-callback-url", str(exc)) from None
 
 
-def inspect(data: bytes, filename: str | None) -> UploadInfo:
+def inspect(data: Source, filename: str | None) -> UploadInfo:
     """The upload's facts, or the Problem that refuses it."""
     return inspect_upload(data, filename, api_settings().max_pixels)
 

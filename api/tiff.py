@@ -13,6 +13,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from api.ranged import RangedObject
+
+Source = bytes | RangedObject  # the file in memory, or in S3 read in ranges (api/ranged.py)
+
 MAX_IFDS = 64
 MAX_ENTRIES = 1024  # per IFD; real files have a few hundred at most
 MAX_VALUES = 1 << 18  # integer values read in all: strips and tiles of a 150 MP image fit easily
@@ -45,28 +49,31 @@ class TiffFacts:
     truncated: str | None  # what points outside the file, or None when all image data is inside
 
 
-def tiff_magic(data: bytes) -> str | None:
+def tiff_magic(data: Source) -> str | None:
     """The container named by the 4-byte header, or None if it is not TIFF-like."""
-    if len(data) < 8 or data[:2] not in (b"II", b"MM"):
+    head = data[:8]
+    if len(head) < 8 or head[:2] not in (b"II", b"MM"):
         return None
-    order = "<" if data[:2] == b"II" else ">"
-    return MAGICS.get(struct.unpack_from(order + "H", data, 2)[0])
+    order = "<" if head[:2] == b"II" else ">"
+    return MAGICS.get(struct.unpack_from(order + "H", head, 2)[0])
 
 
 class _Reader:
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: Source) -> None:
         self.data = data
         self.order = "<" if data[:2] == b"II" else ">"
         self.values_left = MAX_VALUES  # a budget, so many IFDs sharing one huge array cannot add up
 
     def unpack(self, fmt: str, offset: int) -> tuple[int, ...]:
-        if offset < 0 or offset + struct.calcsize(fmt) > len(self.data):
+        size = struct.calcsize(self.order + fmt)
+        if offset < 0 or offset + size > len(self.data):
             raise TiffError(f"directory data at {offset} lies outside the file")
-        return struct.unpack_from(self.order + fmt, self.data, offset)
+        return struct.unpack(self.order + fmt, self.data[offset : offset + size])
 
     def tags(self, start: int, count: int) -> dict[int, int]:
         """Each tag of the 12-byte entries at ``start``, mapped to its entry's offset."""
-        self.unpack(f"{12 * count}x", start)  # bounds check
+        if start < 0 or start + 12 * count > len(self.data):  # bounds check
+            raise TiffError(f"directory data at {start} lies outside the file")
         table = self.data[start : start + 12 * count]
         return {tag: start + 12 * i for i, (tag,) in enumerate(struct.iter_unpack(self.order + "H10x", table))}
 
@@ -125,7 +132,7 @@ def _short_of_pixels(reader: _Reader, tags: dict[int, int], width: int, height: 
     return None
 
 
-def read_tiff(data: bytes) -> TiffFacts:
+def read_tiff(data: Source) -> TiffFacts:
     """Walk every IFD (each chain and its SubIFDs), bounded; read sizes and check data extents.
 
     Raises TiffError when the directories themselves cannot be read. Image

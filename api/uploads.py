@@ -8,7 +8,9 @@ are S3's to enforce and an emulator (or a misconfigured bucket) may not:
 
 1. the size, from a HEAD: it must be the size that was signed;
 2. the first bytes, from a ranged GET: they must be an image's magic;
-3. the whole file, through the same ``inspect_upload`` as a multipart upload.
+3. the file, through the same ``inspect_upload`` as a multipart upload, read
+   in ranges (api/ranged.py): headers, directories and its end, never all
+   of it at once in the API's memory.
 
 An object that fails is deleted with its ticket and the client gets a
 problem+json saying why. One that passes is copied to uploads/, where the
@@ -30,6 +32,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from api.guards import guard_submit
 from api.problems import Problem
+from api.ranged import RangedObject
 from api.services import api_settings, services
 from api.submission import inspect, log_submitted, read_callback_url, read_ratio
 from api.validate import MAGIC_BYTES, has_image_magic
@@ -113,25 +116,24 @@ def refuse(store: JobStore, upload_id: str, key: str, problem: Problem) -> Probl
     return problem
 
 
-def check_stored(store: JobStore, upload_id: str, ticket: dict[str, Any]) -> tuple[bytes, str, str]:
-    """The stored upload's bytes, key and ETag once its size and magic bytes pass; reads the whole file last."""
+def check_stored(store: JobStore, upload_id: str, ticket: dict[str, Any]) -> tuple[RangedObject, str, str]:
+    """The stored upload (to be read in ranges), its key and ETag once its size and magic bytes pass."""
     key, signed = str(ticket["key"]), int(ticket["size"])
     try:
-        size = store.bucket.size(key)
+        size, etag = store.bucket.head(key)
     except NotFound:
         raise Problem("upload-missing", "nothing was uploaded yet; POST the file to the url first") from None
     if size != signed:
         detail = f"the stored file is {size:,} bytes but the upload was signed for {signed:,}"
         raise refuse(store, upload_id, key, Problem("upload-size-mismatch", detail))
+    stored = RangedObject(store.bucket, key, size, etag)
     try:
-        head = store.bucket.read(key, first=MAGIC_BYTES).body
-        if not has_image_magic(head):
+        if not has_image_magic(stored[:MAGIC_BYTES]):
             detail = "not a JPEG, PNG, TIFF or camera RAW file (judged by its content, not its name)"
             raise refuse(store, upload_id, key, Problem("unsupported-media-type", detail))
-        found = store.bucket.read(key)
     except NotFound:
         raise Problem("upload-missing", "the uploaded file is gone; upload it again") from None
-    return found.body, key, found.etag
+    return stored, key, etag
 
 
 def take_checked(store: JobStore, upload_id: str, incoming: str, ext: str, etag: str) -> str:
@@ -154,6 +156,11 @@ def submit_upload(body: dict[str, Any], owner: str | None) -> JobStatus:
         info = inspect(data, str(ticket.get("filename", "")))
     except Problem as problem:
         raise refuse(store, upload_id, incoming, problem) from None
+    except NotFound:
+        raise Problem("upload-missing", "the uploaded file is gone; upload it again") from None
+    except Conflict:  # a ranged read found another version than the one measured
+        detail = "the uploaded file changed while it was being checked; upload it again"
+        raise refuse(store, upload_id, incoming, Problem("upload-changed", detail)) from None
     key = take_checked(store, upload_id, incoming, str(ticket["ext"]), etag)
     try:
         status = enqueue_stored(store, queue, upload_id, key, info.kind, ratio, callback_url, owner)

@@ -42,6 +42,24 @@ class Bucket:
                 reply = self.s3.get_object(Bucket=self.name, Key=key, Range=f"bytes=0-{first - 1}")
             return Stored(reply["Body"].read(), reply["ETag"])
 
+    def read_range(self, key: str, start: int, length: int, if_match: str = "") -> bytes:
+        """``length`` bytes from ``start`` (fewer at the end); with ``if_match`` only of that version (``Conflict``)."""
+        extra = {"IfMatch": if_match} if if_match else {}
+        with self._errors("reading", key, conditional=bool(if_match)):
+            reply = self.s3.get_object(
+                Bucket=self.name,
+                Key=key,
+                Range=f"bytes={start}-{start + length - 1}",
+                **extra,  # type: ignore[arg-type]
+            )
+            return reply["Body"].read()
+
+    def head(self, key: str) -> tuple[int, str]:
+        """An object's size and ETag, without its bytes."""
+        with self._errors("checking", key):
+            reply = self.s3.head_object(Bucket=self.name, Key=key)
+            return reply["ContentLength"], reply["ETag"]
+
     def find(self, key: str) -> Stored | None:
         """``read``, or None when there is no such object."""
         try:

@@ -121,6 +121,7 @@ def _build() -> list[Malformed]:
         ("jpeg without its end marker", jpeg[:-2], "photo.jpg"),
         ("jpeg declaring 65535x65535", jpeg_declaring(65535, 65535), "bomb.jpg"),
         ("jpeg with a segment length past the end", jpeg_with_overlong_segment(), "photo.jpg"),
+        ("jpeg with 2 MiB after its end (an archive riding along)", jpeg + b"PK\x03\x04" + bytes(1 << 21), "x.jpg"),
         ("jpeg magic then html (polyglot)", b"\xff\xd8\xff\xe0<html><script>x()</script></html>", "x.jpg"),
         ("png signature only", png[:8], "photo.png"),
         ("png truncated", png[:-20], "photo.png"),

@@ -17,13 +17,18 @@ from flask.testing import FlaskClient
 
 from api.app import create_app
 from api.problems import Problem
+from api.ranged import RangedObject
 from api.settings import ApiSettings
 from api.uploads import take_checked
+from api.validate import RAW_HEADER_BYTES, Source, inspect_upload
+from jobs.aws import s3_client
+from jobs.bucket import Bucket
 from jobs.settings import AwsSettings
 from jobs.store import JobStore
 from jobs.webhook import WebhookSettings
 from tests.api import samples
 from tests.api.conftest import post_to_storage, sign
+from tests.api.malformed import MALFORMED, Malformed
 from tests.support.aws import bucket_keys, queue_messages, s3_of, sqs_of
 
 
@@ -36,6 +41,18 @@ def aws(module_aws: AwsSettings) -> AwsSettings:
 def client(module_aws: AwsSettings) -> FlaskClient:
     settings = ApiSettings(aws=module_aws, max_direct_upload_bytes=64 * 1024 * 1024)
     return create_app(settings, s3=s3_of(module_aws), sqs=sqs_of(module_aws)).test_client()
+
+
+GOOD = [
+    Malformed(name, data, filename)  # not malformed: the files every check must accept
+    for name, data, filename in [
+        ("good jpeg", samples.jpeg(), "a.jpg"),
+        ("good jpeg with a thumbnail", samples.jpeg_with_thumbnail(), "b.jpg"),
+        ("good png", samples.png(), "c.png"),
+        ("good tiff", samples.tiff(), "d.tif"),
+        ("good dng", samples.dng(), "e.dng"),
+    ]
+]
 
 
 def keys_of(aws: AwsSettings, upload_id: str) -> list[str]:
@@ -179,3 +196,57 @@ def test_an_upload_replaced_after_its_check_is_refused(client: FlaskClient, aws:
         take_checked(store, upload["id"], upload["fields"]["key"], "jpg", checked.etag)
     assert refused.value.status == 409 and refused.value.slug == "upload-changed"
     assert keys_of(aws, upload["id"]) == []
+
+
+def test_a_large_direct_upload_is_checked_in_ranges_not_read_whole(aws: AwsSettings) -> None:
+    s3 = s3_client(aws)  # the app's own client, so only its reads are counted
+    read: list[int] = []
+    s3.meta.events.register("after-call.s3.GetObject", lambda parsed, **_: read.append(parsed["ContentLength"]))
+    settings = ApiSettings(aws=aws, max_direct_upload_bytes=64 * 1024 * 1024)
+    client = create_app(settings, s3=s3, sqs=sqs_of(aws)).test_client()
+    data = samples.dng(3000, 2000)  # 12 MB of pixels after a few KiB of header
+    upload = sign(client, "night.dng", len(data))
+    post_to_storage(upload, data)
+    accepted = submit(client, upload["id"])
+    assert accepted.status_code == 202, accepted.get_json()
+    assert len(data) > 10_000_000 and sum(read) <= RAW_HEADER_BYTES + 1024 * 1024  # headers, never the pixels
+
+
+@pytest.mark.parametrize("direct", [False, True], ids=["multipart", "direct"])
+def test_a_jpeg_carrying_megabytes_after_its_end_is_refused(
+    client: FlaskClient, aws: AwsSettings, direct: bool
+) -> None:
+    riding = samples.jpeg() + b"PK\x03\x04" + bytes(3 * 1024 * 1024)  # an archive hidden behind the photo
+    if direct:
+        upload = sign(client, "night.jpg", len(riding))
+        post_to_storage(upload, riding)
+        response = submit(client, upload["id"])
+        assert keys_of(aws, upload["id"]) == []  # refused and deleted
+    else:
+        response = client.post("/v1/jobs", data={"image": (io.BytesIO(riding), "night.jpg")})
+    problem = response.get_json()
+    assert response.status_code == 422 and problem["type"] == "urn:darkroom:problem:corrupt-image"
+    assert "3,145,732 bytes after its image ends" in problem["detail"]
+    a_little = samples.jpeg() + bytes(1000)  # some tools append a few bytes: still a photo
+    assert client.post("/v1/jobs", data={"image": (io.BytesIO(a_little), "ok.jpg")}).status_code == 202
+
+
+@pytest.mark.parametrize("case", MALFORMED + GOOD, ids=[case.name for case in MALFORMED + GOOD])
+def test_ranged_checks_judge_every_file_as_the_in_memory_ones_do(aws: AwsSettings, case: Malformed) -> None:
+    bucket = Bucket(s3_of(aws), aws.bucket)
+    key = f"incoming/corpus-{abs(hash(case.name))}"
+    etag = bucket.write(key, case.data, "application/octet-stream")
+    in_memory, ranged = (
+        judged(case.data, case.filename),
+        judged(RangedObject(bucket, key, len(case.data), etag), case.filename),
+    )
+    assert ranged == in_memory
+    bucket.delete(key)
+
+
+def judged(data: Source, filename: str) -> str:
+    try:
+        info = inspect_upload(data, filename, 50_000_000)
+    except Problem as problem:
+        return problem.type
+    return f"{info.kind} {info.format} {info.width}x{info.height}"
