@@ -86,13 +86,30 @@ SCHEMAS: dict[str, Any] = {
             "eta_seconds": {"type": "integer", "minimum": 0},
             "result": {"oneOf": [ref("JobResult"), {"type": "null"}]},
             "error": {"oneOf": [ref("JobError"), {"type": "null"}]},
+            "webhook": {
+                "description": "How the job's callback went, once tried; a refused callback says why.",
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "required": ["delivered", "attempts", "at"],
+                        "properties": {
+                            "delivered": {"type": "boolean"},
+                            "attempts": {"type": "integer", "minimum": 0},
+                            "at": {"type": "string", "format": "date-time"},
+                            "error": {"type": ["string", "null"]},
+                        },
+                    },
+                    {"type": "null"},
+                ],
+            },
         },
     },
 }
 
 SCHEMAS["Worker"] = {
     "type": "object",
-    "required": ["instance_id", "state", "since"],
+    "description": "instance_id, launched_at, job_id and reason are shown to an operator key only.",
+    "required": ["state", "since"],
     "properties": {
         "instance_id": {"type": "string"},
         "instance_type": {"type": ["string", "null"]},
@@ -132,7 +149,13 @@ SCHEMAS["Pool"] = {
             "oneOf": [
                 {
                     "type": "object",
-                    "properties": {"at": {"type": "string"}, "error": {"type": ["string", "null"]}},
+                    "properties": {
+                        "at": {"type": "string"},
+                        "error": {
+                            "type": ["string", "null"],
+                            "description": "Why nothing launched; EC2's own text only for an operator key.",
+                        },
+                    },
                 },
                 {"type": "null"},
             ]

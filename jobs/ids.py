@@ -63,6 +63,11 @@ def status_key(job_id: str) -> str:
     return f"status/{check_job_id(job_id)}.json"
 
 
+def webhook_key(job_id: str) -> str:
+    """A callback owed but not yet delivered (worker/outbox.py)."""
+    return f"webhooks/{check_job_id(job_id)}.json"
+
+
 def parse_upload_key(key: str) -> tuple[str, str]:
     """Split an upload key into (job id, extension), refusing anything else."""
     match = re.fullmatch(r"uploads/([^/.]+)\.([a-z0-9]+)", key)

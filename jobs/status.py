@@ -155,6 +155,7 @@ class JobStatus:
             "method": self.method,
             "result": size,
             "error": None if error is None else {"code": error.code, "message": error.message},
+            "webhook": None if self.webhook is None else asdict(self.webhook),  # a refused callback shows here
         }
 
     def to_json(self) -> str:

@@ -12,6 +12,7 @@ from PIL import Image
 
 from api.access import AccessSettings
 from darkroom.cli.main import build_parser, main
+from jobs.webhook import signing_secret
 
 
 def brightness(path: Path) -> float:
@@ -70,3 +71,12 @@ def test_key_prints_a_key_and_the_hash_the_api_accepts(capsys: pytest.CaptureFix
     assert fields["key"].startswith("drk_")
     assert hashlib.sha256(fields["key"].encode()).hexdigest() == fields["hash"]
     assert AccessSettings(key_hashes=(fields["hash"],), require_key=True).key_hashes == (fields["hash"],)
+
+
+def test_key_prints_the_keys_own_webhook_secret(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DARKROOM_WEBHOOK_SECRET", "server-secret")
+    assert main(["key"]) == 0
+    fields = dict(line.split(": ") for line in capsys.readouterr().out.splitlines())
+    assert fields["webhook-secret"] == signing_secret("server-secret", fields["hash"]) != "server-secret"

@@ -12,14 +12,14 @@ import os
 import sys
 from dataclasses import replace
 
-from jobs.aws import ServiceUnavailable, s3_client, sqs_client
+from jobs.aws import ServiceUnavailable, s3_client, sqs_client, ssm_client
 from jobs.queue import JobQueue
 from jobs.settings import help_text, settings_of
 from jobs.store import JobStore
 from worker.loop import Worker
 from worker.methods import load_enhancer
 from worker.settings import WorkerSettings
-from worker.startup import find_instance, process_started_at, warm_up
+from worker.startup import find_instance, process_started_at, warm_up, with_webhook_secret
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s")
     try:
         settings = WorkerSettings.from_env(os.environ)
+        if settings.webhook.secret_parameter:
+            settings = with_webhook_secret(settings, ssm_client(settings.aws))
         s3 = s3_client(settings.aws)
         store = JobStore(s3, settings.aws.bucket)
         metadata, recorder = find_instance(settings, store, started_at)  # on an instance: records STARTING

@@ -49,7 +49,8 @@ class JobRunner:
         self.drain = drain
         self.clock = clock
         self.max_receives = queue.max_receives()
-        self.webhooks = WebhookSender(settings.webhook, store)  # a job's callback, on a thread of its own
+        # a job's callback, on a thread of its own
+        self.webhooks = WebhookSender(settings.webhook, store, settings.worker_id)
         self.done = 0
         self._done_lock = threading.Lock()
 

@@ -171,11 +171,16 @@ class Worker:
             self.slots.start(lambda: self.jobs.handle(delivery), name=f"job-{delivery.message_id[:8]}")
 
     def sweep_dead_letters(self) -> int:
-        """Now and then, when idle: mark the jobs of dead-lettered messages failed; returns how many were marked."""
+        """Now and then, when idle: mark the jobs of dead-lettered messages failed, and deliver the callbacks
+        stopped workers owed (worker/outbox.py); returns how many jobs were marked failed."""
         now = self.clock()
         if now - self._last_sweep < self.settings.dead_letter_sweep_seconds:
             return 0
         self._last_sweep = now
+        try:
+            self.jobs.webhooks.resume_abandoned()
+        except ServiceUnavailable as exc:
+            log.warning("outbox sweep failed: %s", exc)
         try:
             return sweep_dead_letters(self.store, self.dead_letters)
         except ServiceUnavailable as exc:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from jobs.aws import AWS_ERRORS
 from jobs.pool import check_instance_id
 from jobs.store import JobStore
 from worker.encode import encode_jpeg
@@ -23,7 +26,29 @@ from worker.lifecycle import WorkerRecorder
 from worker.pipeline import enhance
 from worker.settings import WorkerSettings
 
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+
 log = logging.getLogger(__name__)
+
+
+def with_webhook_secret(settings: WorkerSettings, ssm: SSMClient) -> WorkerSettings:
+    """The settings with the webhook secret read from its SSM SecureString, when only the parameter is named.
+
+    On AWS the instance's user data holds names only, never a secret; the role may read this one parameter.
+    Unreadable, the worker still works: each callback is then recorded as refused in its job's status.
+    """
+    webhook = settings.webhook
+    if webhook.secret or not webhook.secret_parameter:
+        return settings
+    try:
+        secret = ssm.get_parameter(Name=webhook.secret_parameter, WithDecryption=True)["Parameter"]["Value"]
+    except AWS_ERRORS as exc:
+        log.error(
+            "cannot read the webhook secret from %s (%s): callbacks will be refused", webhook.secret_parameter, exc
+        )
+        return settings
+    return replace(settings, webhook=replace(webhook, secret=secret))
 
 
 def process_started_at() -> float:

@@ -30,6 +30,7 @@ class StackSpec:
     public_ip: bool = False
     page_origins: tuple[str, ...] = ()  # where the demo page is served: its direct uploads need the bucket's CORS
     generated_bucket_name: bool = False  # on AWS: darkroom-ACCOUNT-REGION instead of aws.bucket
+    webhook_secret_parameter: str = "/darkroom/webhook-secret"  # an SSM SecureString the operator creates
 
     def parameters(self) -> dict[str, str]:
         """The template's parameters, all as text (CloudFormation's own type)."""
@@ -44,6 +45,7 @@ class StackSpec:
             "AmiParameterName": self.pool.ami_parameter,
             "WorkerAmiId": self.ami_id,
             "LaunchTemplateName": self.pool.launch_template,
+            "WebhookSecretParameterName": self.webhook_secret_parameter,
             "WorkerInstanceType": self.pool.instance_types[0],
             "InstanceTypes": ",".join(self.pool.instance_types),
             "SubnetIds": ",".join(self.subnets),

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from jobs.ids import result_key, status_key, upload_key
+from jobs.ids import result_key, status_key, upload_key, webhook_key
 from jobs.pool import worker_key
 from pool.settings import PoolSettings
 from tests.deploy.conftest import ROOT
@@ -49,6 +49,9 @@ WORKER_CALLS = {
     "sqs.receive_message",  # the queue, and the dead-letter sweep
     "sqs.delete_message",
     "sqs.change_message_visibility",  # heartbeat, hand-back, holding swept dead letters
+    "ssm.get_parameter",  # the webhook secret, a SecureString, at start
+    "s3.list_objects_v2",  # owed callbacks (webhooks/)
+    "s3.delete_object",  # a callback's outbox entry once its outcome is recorded
 }
 IAM_ACTIONS = {
     "s3.put_object": {"s3:PutObject"},
@@ -136,14 +139,28 @@ def s3_prefixes(template: dict[str, Any], role: str, action: str) -> set[str]:
 
 
 def test_the_worker_writes_only_results_status_and_its_record(template: dict[str, Any]) -> None:
-    written = {result_key(JOB_ID), status_key(JOB_ID), worker_key("i-0123456789abcdef0")}
+    written = {result_key(JOB_ID), status_key(JOB_ID), worker_key("i-0123456789abcdef0"), webhook_key(JOB_ID)}
     granted = s3_prefixes(template, "WorkerRole", "s3:PutObject")
     assert {key.split("/")[0] + "/" for key in written} == granted
     assert s3_prefixes(template, "WorkerRole", "s3:GetObject") == {
         upload_key(JOB_ID, "dng").split("/")[0] + "/",
         "status/",
         "models/",  # DARKROOM_RAW_MODEL=s3://<the bucket>/models/...
+        "webhooks/",
     }
+    assert s3_prefixes(template, "WorkerRole", "s3:DeleteObject") == {"webhooks/"}
+
+
+def test_the_worker_reads_only_the_webhook_secret_and_the_user_data_names_it(template: dict[str, Any]) -> None:
+    statements = {st["Sid"]: st for st in policy_statements(template, "WorkerRole")}
+    secret = statements["ReadTheWebhookSecret"]
+    assert secret["Action"] == "ssm:GetParameter" and secret["Resource"]["Fn::Sub"].endswith(
+        ":parameter${WebhookSecretParameterName}"
+    )
+    data = template["Resources"]["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    user_data = data["UserData"]["Fn::Base64"]["Fn::Sub"]
+    assert "DARKROOM_WEBHOOK_SECRET_PARAMETER=${WebhookSecretParameterName}" in user_data
+    assert "DARKROOM_WEBHOOK_SECRET=" not in user_data  # a name, never the secret
 
 
 def test_the_api_launches_only_from_its_template_and_passes_only_the_worker_role(template: dict[str, Any]) -> None:

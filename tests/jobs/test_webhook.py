@@ -10,8 +10,10 @@ from jobs.webhook import (
     SignatureError,
     WebhookSettings,
     check_callback_url,
+    checked_callback,
     refused_address,
     sign,
+    signing_secret,
     verify,
 )
 
@@ -117,3 +119,38 @@ def test_settings_open_http_and_private_addresses_for_local_use() -> None:
     with pytest.raises(SettingsError):
         WebhookSettings(secret=SECRET, attempts=0)
     assert [ON.backoff(n) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "100.64.0.1",  # carrier-grade NAT: a provider's inside
+        "100.127.255.254",
+        "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+        "2002:a9fe:a9fe::1",  # 6to4 of the metadata service
+        "fec0::1",  # site-local
+        "64:ff9b::a9fe:a9fe",  # NAT64 of the metadata service
+        "198.18.0.1",  # benchmarking
+    ],
+)
+def test_every_address_that_is_not_global_is_refused(address: str) -> None:
+    assert refused_address(address) is not None
+    with pytest.raises(CallbackRefused, match="resolves to"):
+        check_callback_url("https://hooks.example/", ON, resolve=lambda h, p: [address])
+
+
+def test_the_check_names_the_address_to_connect_to() -> None:
+    resolved = ["93.184.216.34", "2606:2800:220:1::1"]
+    callback = checked_callback("https://hooks.example.com:8443/in?x=1", ON, resolve=lambda h, p: resolved)
+    assert (callback.host, callback.port, callback.target) == ("hooks.example.com", 8443, "/in?x=1")
+    assert callback.address in resolved  # the delivery connects here, without resolving the name again
+
+
+def test_each_key_signs_with_a_secret_of_its_own() -> None:
+    one, other = "a" * 64, "b" * 64  # two keys' SHA-256
+    secrets = {signing_secret(SECRET, one), signing_secret(SECRET, other), signing_secret(SECRET, None)}
+    assert len(secrets) == 3 and signing_secret(SECRET, None) == SECRET  # a keyless job: the server's own
+    body, now = b'{"id":"x"}', 1_700_000_000
+    forged = sign(signing_secret(SECRET, other), body, now)  # the other key's receiver signs a body
+    with pytest.raises(SignatureError, match="does not match"):
+        verify(signing_secret(SECRET, one), body, forged, now=now)  # and the first key's receiver refuses it
