@@ -106,6 +106,8 @@ def test_the_api_launches_a_worker_from_the_stacks_template(
 ) -> None:
     _, created, env = deployed
     aws = AwsSettings.from_env(env)
+    assert PoolSettings.from_env(env).subnets == created.subnets  # the stack names the only subnets it allows
+    assert PoolSettings.from_env(env).instance_types == PoolSettings().instance_types  # and the only types
     pool = PoolSettings.from_env({**env, "DARKROOM_SUBNETS": ",".join(created.subnets[:1])})
     launcher = Ec2Pool(ec2_client(aws), ssm_client(aws), pool)
     (launched,) = launcher.launch(1)
