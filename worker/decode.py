@@ -36,7 +36,7 @@ def decode(data: bytes, kind: InputKind, max_pixels: int = MAX_PIXELS) -> Frame:
 
 def _too_large(pixels: int, max_pixels: int) -> InputError:
     return InputError(
-        "too-large", f"The image has {pixels / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f} megapixels."
+        "too-large", f"The image has {pixels / 1e6:,.2f} megapixels; the limit is {max_pixels / 1e6:,.2f} megapixels."
     )
 
 

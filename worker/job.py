@@ -100,7 +100,7 @@ class JobRunner:
                 self._fail(lease, JobError("upload-missing", "the uploaded file is no longer stored"))
                 return
             try:
-                enhanced = run_pipeline(data, message.kind, message.ratio, self.enhancer)
+                enhanced = run_pipeline(data, message.kind, message.ratio, self.enhancer, self.settings.max_pixels)
             except InputError as exc:
                 self._fail(lease, JobError(exc.code, exc.message))
                 return

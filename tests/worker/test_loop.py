@@ -16,6 +16,7 @@ from jobs.status import JobState, iso_now
 from tests.worker.conftest import CountingBaseline, Parts, dark_jpeg
 from worker.frames import SrgbFrame
 from worker.heartbeat import Heartbeat
+from worker.settings import WorkerSettings
 
 
 def test_a_raw_job_goes_from_queued_to_done_with_a_brighter_result(parts: Parts) -> None:
@@ -90,6 +91,17 @@ def test_jobs_whose_worker_died_end_failed_through_the_dead_letter_queue(parts: 
     assert worker.sweep_dead_letters() == 1
     assert parts.status(job_id).state is JobState.FAILED
     assert worker.sweep_dead_letters() == 0  # already marked
+
+
+def test_the_workers_pixel_limit_reaches_decode(parts: Parts) -> None:
+    """DARKROOM_MAX_PIXELS read by the worker refuses a picture over it, at once, saying the limit."""
+    limit = WorkerSettings.from_env({"DARKROOM_MAX_PIXELS": "10000"}).max_pixels
+    job_id = parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)  # 160x120: 19,200 pixels
+    parts.worker(max_pixels=limit).run(max_jobs=1)
+    status = parts.status(job_id)
+    assert status.state is JobState.FAILED and status.error is not None, status
+    assert status.error.code == "too-large" and "the limit is 0.01 megapixels" in status.error.message
+    assert parts.enhancer.calls == [] and status.attempts == 1
 
 
 def test_an_upload_that_vanished_fails_the_job(parts: Parts) -> None:
