@@ -13,7 +13,9 @@ from collections import Counter
 
 import pytest
 
+from api.access import AccessSettings
 from darkroom.local.fleet import Fleet
+from darkroom.local.stack import LocalStack
 from tests.support.pool_stack import (
     SHORT_NOTICE_SECONDS,
     StartStack,
@@ -70,11 +72,27 @@ def chaos_size(index: int) -> tuple[int, int]:
 
 CHAOS_JOBS = int(os.environ.get("DARKROOM_CHAOS_JOBS", "36"))  # `make chaos` runs 300
 CHAOS_SECONDS = float(os.environ.get("DARKROOM_CHAOS_SECONDS", "30"))
+DEFAULT_SUBMITS_PER_MINUTE = AccessSettings().submits_per_minute
+
+
+def chaos_stack(start_stack: StartStack, jobs_count: int) -> LocalStack:
+    """The pool stack chaos runs on: its submit limit lets every job in at once (the default 60 a minute
+    would answer 429 from the 61st), since chaos attacks the workers, not the limit."""
+    limit = {"DARKROOM_SUBMITS_PER_MINUTE": str(max(jobs_count, 60))}
+    return start_stack(max_workers=3, idle_seconds=30.0, max_receives=20, env=limit)
+
+
+def test_the_chaos_stack_takes_more_submits_than_the_default_limit(start_stack: StartStack) -> None:
+    """What `make chaos` needs of its stack, without the chaos: 61 submits in a row are all accepted."""
+    stack = chaos_stack(start_stack, jobs_count=DEFAULT_SUBMITS_PER_MINUTE + 1)
+    jpeg = small_jpeg(64, 48)
+    accepted = [submit(stack, jpeg, f"dark-{index}.jpg")["id"] for index in range(DEFAULT_SUBMITS_PER_MINUTE + 1)]
+    assert len(set(accepted)) == DEFAULT_SUBMITS_PER_MINUTE + 1
 
 
 def test_chaos_every_job_ends_done_exactly_once(start_stack: StartStack) -> None:
     jobs_count, started = CHAOS_JOBS, time.monotonic()
-    stack = start_stack(max_workers=3, idle_seconds=30.0, max_receives=20)
+    stack = chaos_stack(start_stack, jobs_count)
     keep_versions(stack)  # every write of every status document is kept
     sizes: dict[str, tuple[int, int]] = {}
     with Striker(fleet_of(stack), seconds=CHAOS_SECONDS) as striker:  # strikes while the queue drains, then stops

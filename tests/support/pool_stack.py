@@ -43,7 +43,11 @@ def pool_stacks() -> Iterator[StartStack]:
     stacks: list[LocalStack] = []
 
     def start(
-        max_workers: int = 2, boot_seconds: float = 1.0, idle_seconds: float = 60.0, max_receives: int = 3
+        max_workers: int = 2,
+        boot_seconds: float = 1.0,
+        idle_seconds: float = 60.0,
+        max_receives: int = 3,
+        env: dict[str, str] | None = None,
     ) -> LocalStack:
         suffix = uuid.uuid4().hex[:8]
         config = StackConfig(
@@ -63,6 +67,7 @@ def pool_stacks() -> Iterator[StartStack]:
                 "DARKROOM_RETRY_BASE_SECONDS": "1",
                 "DARKROOM_NOTICE_POLL_SECONDS": "0.2",
                 "DARKROOM_NOTICE_MARGIN_SECONDS": str(NOTICE_MARGIN_SECONDS),
+                **(env or {}),
             },
         )
         stack = LocalStack(config)
