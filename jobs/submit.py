@@ -36,7 +36,7 @@ def submit_job(
     written: list[str] = []
     try:
         written.append(store.put_upload(job_id, ext, data, content_type))
-        store.write_status(status)
+        store.write_status(status, create=True)
         written.append(status_key(job_id))
         queue.send(JobMessage(job_id, written[0], kind, ratio, now))
     except ServiceUnavailable:

@@ -77,22 +77,43 @@ class JobRunner:
             self.drain.leases.pop(delivery.message_id, None)
         self.recorder.job_ended(self.clock() - started, self.done)
 
-    def _process(self, message: JobMessage, delivery: Delivery) -> None:
-        status = self.store.read_status(message.job_id)
-        if status is not None and status.state.terminal:
-            log.info("job %s already %s; acknowledging a repeat delivery", message.job_id, status.state)
+    def _start(self, message: JobMessage, delivery: Delivery) -> tuple[JobStatus, str] | None:
+        """Mark the job processing over the version read; None when it is not this delivery's to run.
+
+        A finished job is acknowledged. A status changed by another writer
+        between the read and the write (a duplicate delivery, a worker that
+        took over) is left to that writer, and the message comes back later.
+        """
+        found = self.store.read_status_version(message.job_id)
+        if found is not None and found.status.state.terminal:
+            log.info("job %s already %s; acknowledging a repeat delivery", message.job_id, found.status.state)
             self.queue.delete(delivery)
-            return
-        if status is None:  # the status document was lost; the message is the source of truth
+            return None
+        if found is None:  # the status document was lost; the message is the source of truth
             status = JobStatus.new(message.job_id, message.kind, message.ratio, message.submitted_at)
+        else:
+            status = found.status
         status = status.processing(self.settings.worker_id, delivery.receive_count, iso_now())
-        ours = self.store.write_status(status)  # the version this worker wrote; done may only replace it
+        try:
+            if found is None:
+                return status, self.store.write_status(status, create=True)
+            return status, self.store.write_status(status, if_match=found.version)
+        except Conflict:
+            log.info("job %s: changed by another writer as this worker took it; returning it", message.job_id)
+            release(self.queue, delivery, self._backoff(delivery))
+            return None
+
+    def _process(self, message: JobMessage, delivery: Delivery) -> None:
+        started = self._start(message, delivery)
+        if started is None:
+            return
+        status, ours = started  # ours: the version this worker wrote; its later writes may only replace it
         self.recorder.busy(message.job_id)
         log.info("job %s: processing (%s, attempt %d)", message.job_id, message.kind, delivery.receive_count)
 
         interval = self.settings.heartbeat_seconds
         with Heartbeat(self.queue, delivery, self.settings.lease_seconds, interval) as heartbeat:
-            lease = self.drain.hold(Lease(delivery, status, heartbeat, self.clock()))
+            lease = self.drain.hold(Lease(delivery, status, heartbeat, self.clock(), ours))
             if lease.handed_back:
                 return
             data = self.store.get(message.upload_key)
@@ -111,13 +132,13 @@ class JobRunner:
 
         result = JobResult(key=key, width=enhanced.width, height=enhanced.height, bytes=len(enhanced.jpeg))
         status = status.done(result, enhanced.ratio_used, enhanced.method, enhanced.timings, iso_now())
-        try:
-            self.store.write_status(status, if_match=ours)  # the result exists before anyone is told it is done
+        try:  # the result exists before anyone is told it is done
+            version = self.store.write_status(status, if_match=ours)
         except Conflict:
             log.warning("job %s: taken over by another worker while this one ran long; leaving it", message.job_id)
             return
         self.queue.delete(delivery)
-        self.webhooks.job_ended(status)
+        self.webhooks.job_ended(status, version)
         with self._done_lock:
             self.done += 1
         timings = " ".join(f"{k}={v:.2f}s" for k, v in enhanced.timings.items())
@@ -128,9 +149,13 @@ class JobRunner:
         if not lease.settle(Lease.LOOP):  # handed back: the next worker will meet the same fault
             return
         failed = lease.status.failed(error, iso_now())
-        self.store.write_status(failed)
+        try:
+            version = self.store.write_status(failed, if_match=lease.version)
+        except Conflict:
+            log.warning("job %s: taken over by another worker; leaving it (%s)", lease.status.job_id, error.code)
+            return
         self.queue.delete(lease.delivery)
-        self.webhooks.job_ended(failed)
+        self.webhooks.job_ended(failed, version)
         log.info("job %s: failed: %s (%s)", lease.status.job_id, error.message, error.code)
 
     def _retry_later(self, message: JobMessage, delivery: Delivery, reason: str) -> None:
@@ -141,20 +166,38 @@ class JobRunner:
             return
         last = self.max_receives is not None and delivery.receive_count >= self.max_receives
         try:
-            status = self.store.read_status(message.job_id) or JobStatus.new(
-                message.job_id, message.kind, message.ratio, message.submitted_at
-            )
-            attempt = f"attempt {delivery.receive_count}" + (f" of {self.max_receives}" if self.max_receives else "")
-            if last:
-                error = JobError("gave-up", f"processing failed on every attempt ({attempt}): {reason}")
-                self.store.write_status(failed := status.failed(error, iso_now()))
-                self.webhooks.job_ended(failed)
-            else:
-                self.store.write_status(status.requeued(f"{attempt} failed ({reason}); retrying", iso_now()))
+            self._record_retry(message, delivery, lease, reason, last)
+        except Conflict:
+            log.warning("job %s: changed by another writer; this worker's failure is not recorded", message.job_id)
         except ServiceUnavailable as exc:
             log.warning("job %s: could not record the failure: %s", message.job_id, exc)
         log.warning("job %s: %s%s", message.job_id, reason, "; giving up" if last else "; will retry")
         release(self.queue, delivery, self._backoff(delivery))
+
+    def _record_retry(
+        self, message: JobMessage, delivery: Delivery, lease: Lease | None, reason: str, last: bool
+    ) -> None:
+        """Write requeued (or, on the last attempt, failed) over this worker's own version of the status.
+
+        Without a lease (it failed before the job was marked processing), over the version read now."""
+        if lease is not None:
+            status, version = lease.status, lease.version
+        else:
+            found = self.store.read_status_version(message.job_id)
+            if found is not None and found.status.state.terminal:
+                return  # another delivery finished it
+            status, version = found or (
+                JobStatus.new(message.job_id, message.kind, message.ratio, message.submitted_at),
+                "",
+            )
+        attempt = f"attempt {delivery.receive_count}" + (f" of {self.max_receives}" if self.max_receives else "")
+        if last:
+            error = JobError("gave-up", f"processing failed on every attempt ({attempt}): {reason}")
+            failed = status.failed(error, iso_now())
+            self.webhooks.job_ended(failed, self.store.write_status(failed, if_match=version, create=not version))
+        else:
+            requeued = status.requeued(f"{attempt} failed ({reason}); retrying", iso_now())
+            self.store.write_status(requeued, if_match=version, create=not version)
 
     def _backoff(self, delivery: Delivery) -> int:
         return int(min(self.settings.retry_base_seconds * 2 ** (delivery.receive_count - 1), 900))

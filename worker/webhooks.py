@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-from jobs.aws import ServiceUnavailable
+from jobs.aws import Conflict, ServiceUnavailable
 from jobs.status import JobStatus, WebhookOutcome, iso_now
 from jobs.store import JobStore
 from jobs.webhook import (
@@ -76,15 +76,19 @@ class WebhookSender:
         self.resolve = resolve
         self.sleep = sleep
 
-    def job_ended(self, status: JobStatus) -> threading.Thread | None:
-        """Start delivering the callback of a job that just ended, if it has one; returns the thread."""
+    def job_ended(self, status: JobStatus, version: str) -> threading.Thread | None:
+        """Start delivering the callback of a job that just ended, if it has one; returns the thread.
+
+        ``version`` is the ETag of the status written as the job ended: the outcome is recorded only over it."""
         if status.callback_url is None or not status.state.terminal:
             return None
-        thread = threading.Thread(target=self.deliver, args=(status,), name=f"webhook-{status.job_id}", daemon=True)
+        thread = threading.Thread(
+            target=self.deliver, args=(status, version), name=f"webhook-{status.job_id}", daemon=True
+        )
         thread.start()
         return thread
 
-    def deliver(self, status: JobStatus) -> WebhookOutcome:
+    def deliver(self, status: JobStatus, version: str) -> WebhookOutcome:
         """Deliver now (blocking, with retries), record the outcome in the status, and return it."""
         outcome = self._attempts(status)
         if outcome.delivered:
@@ -94,7 +98,11 @@ class WebhookSender:
                 "job %s: callback not delivered after %d attempts: %s", status.job_id, outcome.attempts, outcome.error
             )
         try:
-            self.store.write_status(status.with_webhook(outcome))
+            self.store.write_status(status.with_webhook(outcome), if_match=version)
+        except Conflict:
+            log.warning(
+                "job %s: its status changed since it ended; the callback's outcome is not recorded", status.job_id
+            )
         except ServiceUnavailable as exc:
             log.warning("job %s: could not record the callback's outcome: %s", status.job_id, exc)
         return outcome

@@ -76,18 +76,17 @@ def parts(module_aws: AwsSettings) -> Parts:
     return Parts.of(module_aws)
 
 
-def finished_job(parts: Parts, callback_url: str) -> JobStatus:
-    """A failed job's status, written as a worker would (and never queued)."""
+def finished_job(parts: Parts, callback_url: str) -> tuple[JobStatus, str]:
+    """A failed job's status and its version, written as a worker would (and never queued)."""
     status = JobStatus.new(new_job_id(), InputKind.SRGB, None, iso_now(), callback_url)
     status = status.failed(JobError("corrupt-input", "for the test"), iso_now())
-    parts.store.write_status(status)
-    return status
+    return status, parts.store.write_status(status, create=True)
 
 
 def test_a_failing_receiver_is_retried_until_it_accepts(parts: Parts, receiver: Receiver) -> None:
     receiver.failures = 1
-    status = finished_job(parts, receiver.url)
-    outcome = WebhookSender(LOCAL, parts.store).deliver(status)
+    status, version = finished_job(parts, receiver.url)
+    outcome = WebhookSender(LOCAL, parts.store).deliver(status, version)
     assert outcome.delivered and outcome.attempts == 2
     assert receiver.answers == [500, 204]
     assert b'"status":"failed"' in receiver.bodies[0] and status.job_id.encode() in receiver.bodies[0]
@@ -98,8 +97,8 @@ def test_a_failing_receiver_is_retried_until_it_accepts(parts: Parts, receiver: 
 
 def test_retries_are_bounded_and_the_failure_recorded(parts: Parts, receiver: Receiver) -> None:
     receiver.failures = 99
-    status = finished_job(parts, receiver.url)
-    outcome = WebhookSender(LOCAL, parts.store).deliver(status)
+    status, version = finished_job(parts, receiver.url)
+    outcome = WebhookSender(LOCAL, parts.store).deliver(status, version)
     assert not outcome.delivered and outcome.attempts == 3 and outcome.error == "answered HTTP 500"
     assert len(receiver.answers) == 3
     recorded = parts.status(status.job_id).webhook
@@ -107,16 +106,16 @@ def test_retries_are_bounded_and_the_failure_recorded(parts: Parts, receiver: Re
 
 
 def test_a_refused_address_is_never_called(parts: Parts, receiver: Receiver) -> None:
-    status = finished_job(parts, receiver.url)
+    status, version = finished_job(parts, receiver.url)
     strict = WebhookSettings(secret=SECRET, allow_http=True, attempts=3, backoff_seconds=0.05)
-    outcome = WebhookSender(strict, parts.store).deliver(status)
+    outcome = WebhookSender(strict, parts.store).deliver(status, version)
     assert not outcome.delivered and outcome.attempts == 1 and "loopback" in (outcome.error or "")
     assert receiver.answers == []
 
 
 def test_an_unreachable_receiver_is_a_recorded_failure(parts: Parts) -> None:
-    status = finished_job(parts, "http://127.0.0.1:9/hook")  # the discard port: nothing listens
-    outcome = WebhookSender(LOCAL, parts.store).deliver(status)
+    status, version = finished_job(parts, "http://127.0.0.1:9/hook")  # the discard port: nothing listens
+    outcome = WebhookSender(LOCAL, parts.store).deliver(status, version)
     assert not outcome.delivered and outcome.attempts == 3 and (outcome.error or "").startswith("no answer")
 
 
