@@ -8,8 +8,8 @@ A process that dies between the status and the message (killed, out of
 memory, its host gone) cannot clean up: its job would wait ``queued``
 forever with nothing in the queue. So the message is first written to S3
 under ``sending/`` and removed once the queue has it; ``resend_stranded``,
-sends what was left behind again (or fails the job
-when its upload is gone).
+run by the API's timer (api/tick.py), sends what was left behind again (or
+fails the job when its upload is gone).
 """
 
 from __future__ import annotations
