@@ -15,13 +15,15 @@ import time
 from collections.abc import Callable
 
 from jobs.aws import Conflict, ServiceUnavailable
-from jobs.message import JobMessage, MessageError, UnsupportedVersion
+from jobs.message import InputKind, JobMessage, MessageError, UnsupportedVersion
 from jobs.queue import Delivery, JobQueue
 from jobs.status import JobError, JobResult, JobStatus, iso_now
 from jobs.store import JobStore
+from worker.decode import decode
 from worker.drain import Drain
-from worker.frames import Enhancer, InputError
+from worker.frames import Enhancer, Frame, InputError
 from worker.heartbeat import Heartbeat, release
+from worker.isolate import MIB, Decode, DecodeCrashed, DecodeLimits, decode_isolated
 from worker.lifecycle import Lease, WorkerRecorder
 from worker.pipeline import run_pipeline
 from worker.settings import WorkerSettings
@@ -50,6 +52,7 @@ class JobRunner:
         self.clock = clock
         self.max_receives = queue.max_receives()
         self.webhooks = WebhookSender(settings.webhook, store)  # a job's callback, on a thread of its own
+        self.decode: Decode = decode  # what the decode process runs (a test may give it a poison input's)
         self.done = 0
         self._done_lock = threading.Lock()
 
@@ -70,6 +73,8 @@ class JobRunner:
             self._process(message, delivery)
         except ServiceUnavailable as exc:
             self._retry_later(message, delivery, f"storage or queue unavailable: {exc}")
+        except DecodeCrashed as exc:  # hung or died in its own process: this job only; retried, then failed
+            self._retry_later(message, delivery, exc.reason)
         except Exception as exc:  # the job boundary: any bug is logged and retried, never kills the loop
             log.exception("job %s: unexpected error", message.job_id)
             self._retry_later(message, delivery, f"internal error: {type(exc).__name__}")
@@ -112,7 +117,8 @@ class JobRunner:
         log.info("job %s: processing (%s, attempt %d)", message.job_id, message.kind, delivery.receive_count)
 
         interval = self.settings.heartbeat_seconds
-        with Heartbeat(self.queue, delivery, self.settings.lease_seconds, interval) as heartbeat:
+        limit = self.settings.job_seconds
+        with Heartbeat(self.queue, delivery, self.settings.lease_seconds, interval, limit) as heartbeat:
             lease = self.drain.hold(Lease(delivery, status, heartbeat, self.clock(), ours))
             if lease.handed_back:
                 return
@@ -121,7 +127,9 @@ class JobRunner:
                 self._fail(lease, JobError("upload-missing", "the uploaded file is no longer stored"))
                 return
             try:
-                enhanced = run_pipeline(data, message.kind, message.ratio, self.enhancer, self.settings.max_pixels)
+                enhanced = run_pipeline(
+                    data, message.kind, message.ratio, self.enhancer, self.settings.max_pixels, self._decode
+                )
             except InputError as exc:
                 self._fail(lease, JobError(exc.code, exc.message))
                 return
@@ -198,6 +206,11 @@ class JobRunner:
         else:
             requeued = status.requeued(f"{attempt} failed ({reason}); retrying", iso_now())
             self.store.write_status(requeued, if_match=version, create=not version)
+
+    def _decode(self, data: bytes, kind: InputKind, max_pixels: int) -> Frame:
+        """Decode in a child process under the job's time limit and the decode memory limit."""
+        limits = DecodeLimits(self.settings.job_seconds, self.settings.decode_memory_mb * MIB)
+        return decode_isolated(data, kind, limits, max_pixels, self.decode)
 
     def _backoff(self, delivery: Delivery) -> int:
         return int(min(self.settings.retry_base_seconds * 2 ** (delivery.receive_count - 1), 900))

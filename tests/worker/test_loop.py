@@ -124,6 +124,17 @@ def test_the_heartbeat_keeps_a_long_job_invisible_and_stops_when_the_job_ends(pa
     assert parts.queue.receive(wait_seconds=4) is not None  # after the last lease runs out, it is back
 
 
+def test_the_heartbeat_stops_at_the_jobs_time_limit(parts: Parts) -> None:
+    """A job that hangs where nothing can kill it lets its message go back once the time limit has passed."""
+    parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
+    delivery = parts.queue.receive(wait_seconds=1)
+    assert delivery is not None
+    parts.queue.set_visibility(delivery, 2)
+    with Heartbeat(parts.queue, delivery, lease_seconds=2, interval=0.5, max_seconds=1.0) as beat:
+        assert parts.queue.receive(wait_seconds=6) is not None  # back while the heartbeat's job still runs
+    assert 1 <= beat.beats <= 2
+
+
 def test_a_worker_that_ran_past_its_lease_does_not_overwrite_the_worker_that_took_over(parts: Parts) -> None:
     job_id = parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
     store = parts.store
