@@ -19,11 +19,14 @@ same file would need the same memory next time.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
 import resource
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -32,6 +35,7 @@ from worker.decode import MAX_PIXELS, decode
 from worker.frames import Frame, InputError
 
 MIB = 1024 * 1024
+PR_SET_PDEATHSIG = 1  # prctl(2)
 Decode = Callable[[bytes, InputKind, int], Frame]
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(["worker.decode"])
@@ -51,8 +55,24 @@ class DecodeLimits:
     memory_bytes: int  # its address space (RLIMIT_AS): numpy, Pillow and LibRaw allocations fail beyond it
 
 
+def _die_with_parent() -> None:
+    """Linux: be killed when the fork server exits, which it does once the worker has died, so no hang
+    outlives its worker. The server waits for every child holding its "alive" pipe: this one lets go of it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    server = getattr(forkserver, "_forkserver", None)
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    if alive is not None:
+        os.close(alive)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
+
+
 def _child(conn: Connection, run: Decode, data: bytes, kind: InputKind, max_pixels: int, memory_bytes: int) -> None:
     """In the child: cap memory, decode, send back ("frame", frame) or ("input-error", code, message)."""
+    _die_with_parent()
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     try:
         reply: tuple[Any, ...] = ("frame", run(data, kind, max_pixels))

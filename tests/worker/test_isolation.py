@@ -11,6 +11,12 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -64,3 +70,40 @@ def test_a_memory_bomb_fails_only_its_own_job_as_too_large(parts: Parts) -> None
     assert status.error.code == "too-large" and "more than the 1,024 MB" in status.error.message, status.error
     assert status.attempts == 1  # the same file would need the same memory again
     assert_done(parts, good)
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_hung_decode_does_not_outlive_its_worker(tmp_path: Path) -> None:
+    """A worker killed while its decode hangs (SIGKILL: no clean-up runs) takes the decode process with it."""
+    told = tmp_path / "decode.pid"
+    code = (
+        "from jobs.message import InputKind\n"
+        "from tests.worker.poison import HANG, decode_or_misbehave\n"
+        "from worker.isolate import DecodeLimits, decode_isolated\n"
+        f"data = HANG + {str(told).encode()!r}\n"
+        "decode_isolated(data, InputKind.SRGB, DecodeLimits(600, 2**30), run=decode_or_misbehave)"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2])
+    deadline = time.monotonic() + 60
+    while not told.exists() or not told.read_text():
+        assert worker.poll() is None and time.monotonic() < deadline, "the decode never started"
+        time.sleep(0.05)
+    decode_pid = int(told.read_text())
+    assert running(decode_pid)
+    worker.kill()
+    worker.wait()
+    deadline = time.monotonic() + 30
+    try:
+        while running(decode_pid):
+            assert time.monotonic() < deadline, f"decode process {decode_pid} outlived its worker"
+            time.sleep(0.05)
+    finally:
+        if running(decode_pid):  # the test failed: leave nothing behind
+            os.kill(decode_pid, signal.SIGKILL)
