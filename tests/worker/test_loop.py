@@ -7,9 +7,10 @@ import json
 import time
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from darkroom.dng import synthetic_dark_dng
+from darkroom.dng import XTRANS, synthetic_dark_dng, synthetic_dark_linear_dng
 from jobs.ids import result_key, upload_key
 from jobs.message import InputKind, JobMessage
 from jobs.status import JobState, iso_now
@@ -33,6 +34,22 @@ def test_a_raw_job_goes_from_queued_to_done_with_a_brighter_result(parts: Parts)
     assert jpeg is not None and len(jpeg) == status.result.bytes
     assert np.asarray(Image.open(io.BytesIO(jpeg))).mean() > 60  # the input renders near black
     assert parts.queue.depth().visible == 0 and parts.queue.depth().in_flight == 0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [synthetic_dark_dng(600, 720, exposure=1 / 100, pattern=XTRANS), synthetic_dark_linear_dng(600, 720, 1 / 100)],
+    ids=["x-trans", "linear-dng"],
+)
+def test_a_raw_without_a_bayer_mosaic_is_rendered_through_the_srgb_path(parts: Parts, raw: bytes) -> None:
+    job_id = parts.submit(raw, "dng", InputKind.RAW, ratio=100.0)
+    parts.worker().run(max_jobs=1)
+    status = parts.status(job_id)
+    assert status.state is JobState.DONE, status
+    assert parts.enhancer.calls == ["srgb"] and status.method == "baseline"
+    assert status.result is not None and (status.result.width, status.result.height) == (720, 600)
+    jpeg = parts.store.get(result_key(job_id))
+    assert jpeg is not None and np.asarray(Image.open(io.BytesIO(jpeg))).mean() > 60  # brightened
 
 
 def test_a_second_delivery_of_a_done_job_is_acknowledged_without_recomputing(parts: Parts) -> None:
