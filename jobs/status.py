@@ -81,6 +81,7 @@ class JobStatus:
     error: JobError | None = None
     callback_url: str | None = None  # POSTed the job's document when it ends (jobs.webhook)
     webhook: WebhookOutcome | None = None
+    decode_failures: int = 0  # attempts whose decode hung or crashed (worker/isolate.py)
 
     @classmethod
     def new(

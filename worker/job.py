@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from jobs.aws import Conflict, ServiceUnavailable
 from jobs.message import InputKind, JobMessage, MessageError, UnsupportedVersion
@@ -30,6 +31,8 @@ from worker.settings import WorkerSettings
 from worker.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
+
+DECODE_ATTEMPTS = 2  # a file whose decode hung or crashed this often is failed
 
 
 class JobRunner:
@@ -74,7 +77,7 @@ class JobRunner:
         except ServiceUnavailable as exc:
             self._retry_later(message, delivery, f"storage or queue unavailable: {exc}")
         except DecodeCrashed as exc:  # hung or died in its own process: this job only; retried, then failed
-            self._retry_later(message, delivery, exc.reason)
+            self._decode_failed(message, delivery, exc.reason)
         except Exception as exc:  # the job boundary: any bug is logged and retried, never kills the loop
             log.exception("job %s: unexpected error", message.job_id)
             self._retry_later(message, delivery, f"internal error: {type(exc).__name__}")
@@ -165,6 +168,23 @@ class JobRunner:
         self.queue.delete(lease.delivery)
         self.webhooks.job_ended(failed, version)
         log.info("job %s: failed: %s (%s)", lease.status.job_id, error.message, error.code)
+
+    def _decode_failed(self, message: JobMessage, delivery: Delivery, reason: str) -> None:
+        """A decode that hung or crashed: retried, and failed once it has done so ``DECODE_ATTEMPTS`` times.
+
+        Counted in the status apart from deliveries, which a lost worker or a
+        spot interruption also uses up: the same file does the same thing again."""
+        lease = self.drain.leases.get(delivery.message_id)
+        if lease is None:
+            self._retry_later(message, delivery, reason)
+            return
+        failures = lease.status.decode_failures + 1
+        lease.status = replace(lease.status, decode_failures=failures)
+        if failures < DECODE_ATTEMPTS:
+            self._retry_later(message, delivery, reason)
+            return
+        log.warning("job %s: %s, %d times; failing it", message.job_id, reason, failures)
+        self._fail(lease, JobError("decode-failed", f"{reason}, on {failures} attempts"))
 
     def _retry_later(self, message: JobMessage, delivery: Delivery, reason: str) -> None:
         """A transient failure: let SQS deliver again after a backoff, or give up on the last attempt."""

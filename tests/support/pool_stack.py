@@ -48,6 +48,7 @@ def pool_stacks() -> Iterator[StartStack]:
         idle_seconds: float = 60.0,
         max_receives: int = 3,
         env: dict[str, str] | None = None,
+        worker_command: tuple[str, ...] = (),
     ) -> LocalStack:
         suffix = uuid.uuid4().hex[:8]
         config = StackConfig(
@@ -56,7 +57,11 @@ def pool_stacks() -> Iterator[StartStack]:
             moto_port=free_port(),
             method="baseline",  # the stack's behaviour, not a model's: seconds per job on a CPU
             pool=PoolConfig(
-                name=f"pool-{suffix}", max_workers=max_workers, boot_seconds=boot_seconds, idle_seconds=idle_seconds
+                name=f"pool-{suffix}",
+                max_workers=max_workers,
+                boot_seconds=boot_seconds,
+                idle_seconds=idle_seconds,
+                worker_command=worker_command,
             ),
             api_processes=2,
             wait_seconds=1,

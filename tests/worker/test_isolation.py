@@ -51,7 +51,7 @@ def test_a_decode_that_hangs_or_crashes_fails_only_its_own_job(parts: Parts, poi
 
     status = parts.status(bad)
     assert status.state is JobState.FAILED and status.error is not None, status
-    assert status.error.code == "gave-up" and reason in status.error.message, status.error
+    assert status.error.code == "decode-failed" and f"{reason}, on 2 attempts" in status.error.message, status.error
     assert status.attempts == 2
     assert_done(parts, good)
     assert multiprocessing.active_children() == []  # the hung decode was killed, not left behind
