@@ -180,14 +180,15 @@ class JobRunner:
             return
         failures = lease.status.decode_failures + 1
         lease.status = replace(lease.status, decode_failures=failures)
-        if failures < DECODE_ATTEMPTS:
-            self._retry_later(message, delivery, reason)
+        if failures < DECODE_ATTEMPTS:  # backed off by its decode failures, not by deliveries strikes used up
+            self._retry_later(message, delivery, reason, self._backoff_after(failures))
             return
         log.warning("job %s: %s, %d times; failing it", message.job_id, reason, failures)
         self._fail(lease, JobError("decode-failed", f"{reason}, on {failures} attempts"))
 
-    def _retry_later(self, message: JobMessage, delivery: Delivery, reason: str) -> None:
-        """A transient failure: let SQS deliver again after a backoff, or give up on the last attempt."""
+    def _retry_later(self, message: JobMessage, delivery: Delivery, reason: str, after: int | None = None) -> None:
+        """A transient failure: let SQS deliver again after a backoff (``after`` seconds, else by attempt),
+        or give up on the last attempt."""
         lease = self.drain.leases.get(delivery.message_id)
         if lease is not None and not lease.settle(Lease.LOOP):  # already handed back
             log.warning("job %s: %s (after its message was handed back)", message.job_id, reason)
@@ -200,7 +201,7 @@ class JobRunner:
         except ServiceUnavailable as exc:
             log.warning("job %s: could not record the failure: %s", message.job_id, exc)
         log.warning("job %s: %s%s", message.job_id, reason, "; giving up" if last else "; will retry")
-        release(self.queue, delivery, self._backoff(delivery))
+        release(self.queue, delivery, self._backoff(delivery) if after is None else after)
 
     def _record_retry(
         self, message: JobMessage, delivery: Delivery, lease: Lease | None, reason: str, last: bool
@@ -233,4 +234,7 @@ class JobRunner:
         return decode_isolated(data, kind, limits, max_pixels, self.decode)
 
     def _backoff(self, delivery: Delivery) -> int:
-        return int(min(self.settings.retry_base_seconds * 2 ** (delivery.receive_count - 1), 900))
+        return self._backoff_after(delivery.receive_count)
+
+    def _backoff_after(self, failures: int) -> int:
+        return int(min(self.settings.retry_base_seconds * 2 ** (failures - 1), 900))
