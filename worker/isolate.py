@@ -82,7 +82,10 @@ def _child(conn: Connection, run: Decode, data: bytes, kind: InputKind, max_pixe
         limit = f"{memory_bytes / MIB:,.0f} MB"
         reply = ("input-error", "too-large", f"Decoding this image needs more than the {limit} one decode may use.")
     del data
-    conn.send(reply)
+    try:
+        conn.send(reply)
+    except BrokenPipeError:  # the worker is gone (killed): nobody waits for this frame
+        return
     conn.close()
 
 
