@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # torch==2.13.0 is a local CPU wheel on these machines; an unpinned torch pulls CUDA.
 export PIP_FIND_LINKS ?= /opt/wheels
 
-.PHONY: run test chaos soak bench lint check clean venv tools system-tools lint-deploy
+.PHONY: run test chaos soak bench mutate lint check clean venv tools system-tools lint-deploy
 
 venv: $(STAMP)
 
@@ -40,6 +40,10 @@ system-tools:
 # 300 jobs through the local pool while workers are killed and interrupted at random
 chaos: venv
 	DARKROOM_CHAOS_JOBS=300 DARKROOM_CHAOS_SECONDS=120 $(PY) -m pytest -s -q --timeout 1200 tests/test_chaos.py
+
+# Mutation testing of the pure cores, each module against its own tests (mutmut; minutes, so not in `make test`)
+mutate: venv
+	$(PY) -m tests.support.mutate
 
 # Every stage against the obvious way, side by side; rewrites the tables in BENCHMARKS.md (under 15 min on 2 cores)
 bench: venv

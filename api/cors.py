@@ -4,8 +4,11 @@ The demo page is served by the API itself and needs none. A page elsewhere
 (the original React frontend, say) is let in only when its origin is listed
 in ``DARKROOM_CORS_ORIGINS``; it gets its own origin echoed back with
 ``Access-Control-Allow-Credentials: true``, because that frontend sends
-``withCredentials``. ``*`` is never answered: with credentials browsers
-refuse it, and without a list nobody else is allowed.
+``withCredentials``. Its axios call also sends a request header named
+``credentials`` (a header, not the fetch option), so that name is allowed
+too: without it the browser refuses the preflight and nothing is uploaded.
+``*`` is never answered: with credentials browsers refuse it, and without a
+list nobody else is allowed.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from __future__ import annotations
 from flask import Flask, Response, request
 
 ALLOWED_METHODS = "GET, POST"
-# the keys' two headers (api/access.py) included: a browser may send neither unless it is listed here
-ALLOWED_HEADERS = frozenset({"content-type", "accept", "x-requested-with", "authorization", "x-api-key"})
+# the keys' two headers (api/access.py) and the original frontend's `credentials`: a browser sends
+# none of them unless it is listed here
+ALLOWED_HEADERS = frozenset({"content-type", "accept", "x-requested-with", "authorization", "x-api-key", "credentials"})
 EXPOSED_HEADERS = "Location, Retry-After"
 PREFLIGHT_MAX_AGE = "600"
 

@@ -65,10 +65,16 @@ class ApiSettings(FromEnv):
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     access: AccessSettings = field(default_factory=AccessSettings)  # API keys and submit limits
     log_level: str = setting("DARKROOM_LOG_LEVEL", "INFO", "the API's log level: DEBUG, INFO, WARNING or ERROR")
+    tick_seconds: float = setting(
+        "DARKROOM_TICK_SECONDS",
+        15.0,
+        "how often the API's timer scales the pool, reaps and resends stranded submits, with no request",
+    )
 
     def __post_init__(self) -> None:
         require(self, positive, "positive", "max_upload_bytes", "max_pixels", "result_url_expiry")
         require(self, positive, "positive", "service_seconds_estimate", "max_direct_upload_bytes", "upload_url_expiry")
+        require(self, positive, "positive", "tick_seconds")
         require(self, lambda level: level.upper() in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS), "log_level")
         for origin in self.cors_origins:
             if not ORIGIN.fullmatch(origin):

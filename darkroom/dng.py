@@ -19,6 +19,7 @@ XYZ_TO_SRGB = np.array(
     [[3.2404542, -1.5371385, -0.4985314], [-0.9692660, 1.8760108, 0.0415560], [0.0556434, -0.2040259, 1.0572252]]
 )
 CFA_CODES = {"R": 0, "G": 1, "B": 2}
+XTRANS = "GGRGGBGGBGGRBRGRBGGGBGGRGGRGGBRBGBRG"  # Fujifilm's 6x6 filter, in reading order
 SRATIONAL_DENOMINATOR = 10000
 
 
@@ -39,20 +40,54 @@ def dng_bytes(
     model: str = "darkroom synthetic",
     orientation: int = 1,
 ) -> bytes:
-    """Encode a 2-D uint16 Bayer mosaic as an uncompressed DNG.
+    """Encode a 2-D uint16 mosaic as an uncompressed DNG.
 
-    ``pattern`` names the 2x2 CFA in reading order ("RGGB", "BGGR", "GRBG",
-    "GBRG"); ``as_shot_neutral`` is the camera's response to white, so the
+    ``pattern`` names the CFA in reading order: 2x2 for Bayer ("RGGB",
+    "BGGR", "GRBG", "GBRG"), 6x6 for X-Trans (``XTRANS``);
+    ``as_shot_neutral`` is the camera's response to white, so the
     white-balance multipliers LibRaw reports are its reciprocals; ``orientation``
     is the TIFF Orientation tag (6: rotate 90 degrees clockwise to display).
     """
     if mosaic.ndim != 2 or mosaic.dtype != np.uint16:
         raise ValueError("mosaic must be a 2-D uint16 array")
-    height, width = mosaic.shape
+    side = round(len(pattern) ** 0.5)
+    if side * side != len(pattern):
+        raise ValueError(f"a CFA pattern is square: {pattern!r}")
     cfa = tuple(CFA_CODES[c] for c in pattern.upper())
-    extratags = [
-        (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
-        (33422, "B", 4, cfa, True),  # CFAPattern
+    cfa_tags: list[tuple[int, str, int, object, bool]] = [
+        (33421, "H", 2, (side, side), True),
+        (33422, "B", len(cfa), cfa, True),
+    ]  # CFARepeatPatternDim, CFAPattern
+    tags = _dng_tags(mosaic.shape, black_level, white_level, as_shot_neutral, color_matrix, model, orientation)
+    buf = io.BytesIO()
+    tifffile.imwrite(
+        buf, mosaic, photometric=32803, compression=None, extratags=cfa_tags + tags, metadata=None, subfiletype=0
+    )
+    return buf.getvalue()
+
+
+def linear_dng_bytes(rgb: np.ndarray, black_level: int = 512, white_level: int = 16383) -> bytes:
+    """Encode (H, W, 3) uint16 camera RGB, already demosaicked, as a linear DNG (as Apple ProRAW stores it)."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint16:
+        raise ValueError("rgb must be an (H, W, 3) uint16 array")
+    tags = _dng_tags(rgb.shape[:2], black_level, white_level, (0.5, 1.0, 0.6), XYZ_TO_SRGB, "darkroom linear", 1)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, rgb, photometric=34892, compression=None, extratags=tags, metadata=None, subfiletype=0)
+    return buf.getvalue()
+
+
+def _dng_tags(
+    shape: tuple[int, ...],
+    black_level: int,
+    white_level: int,
+    as_shot_neutral: tuple[float, float, float],
+    color_matrix: np.ndarray,
+    model: str,
+    orientation: int,
+) -> list[tuple[int, str, int, object, bool]]:
+    """The DNG tags LibRaw needs besides the CFA: version, levels, colour, white balance, crop, orientation."""
+    height, width = shape[:2]
+    return [
         (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
         (50708, "s", 0, model, True),  # UniqueCameraModel
         (50714, "H", 1, black_level, True),  # BlackLevel
@@ -64,20 +99,16 @@ def dng_bytes(
         (50720, "I", 2, (width, height), True),  # DefaultCropSize
         (274, "H", 1, orientation, True),  # Orientation
     ]
-    buf = io.BytesIO()
-    tifffile.imwrite(
-        buf, mosaic, photometric=32803, compression=None, extratags=extratags, metadata=None, subfiletype=0
-    )
-    return buf.getvalue()
 
 
 def mosaic_from_linear_rgb(rgb: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
-    """Sample an (H, W, 3) linear image through a 2x2 colour filter array."""
-    height, width = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
+    """Sample an (H, W, 3) linear image through a square colour filter array (2x2 Bayer or 6x6 X-Trans)."""
+    side = round(len(pattern) ** 0.5)
+    height, width = rgb.shape[0] // side * side, rgb.shape[1] // side * side
     out = np.empty((height, width), dtype=rgb.dtype)
     for i, colour in enumerate(pattern.upper()):
-        dy, dx = divmod(i, 2)
-        out[dy::2, dx::2] = rgb[dy:height:2, dx:width:2, CFA_CODES[colour]]
+        dy, dx = divmod(i, side)
+        out[dy::side, dx::side] = rgb[dy:height:side, dx:width:side, CFA_CODES[colour]]
     return out
 
 
@@ -119,12 +150,24 @@ def synthetic_dark_dng(
     rng = np.random.default_rng(seed)
     neutral = np.array([0.5, 1.0, 0.6])  # as_shot_neutral below
     linear = dark_scene(height, width, seed) * neutral * exposure  # the camera sees white as `neutral`
-    mosaic = mosaic_from_linear_rgb(linear, pattern)
-    span = white_level - black_level
-    electrons = rng.poisson(np.clip(mosaic, 0, 1) * span).astype(np.float64)
-    noisy = electrons + rng.normal(0, 2.0, size=mosaic.shape) + black_level
-    raw = np.clip(np.round(noisy), 0, white_level).astype(np.uint16)
+    raw = _sensor(rng, mosaic_from_linear_rgb(linear, pattern), black_level, white_level)
     return dng_bytes(raw, pattern, black_level, white_level, (0.5, 1.0, 0.6))
+
+
+def synthetic_dark_linear_dng(height: int = 512, width: int = 768, exposure: float = 1 / 100, seed: int = 0) -> bytes:
+    """The dark scene as a linear DNG: three colours at every pixel (a phone's ProRAW, a camera's sRAW)."""
+    rng = np.random.default_rng(seed)
+    linear = dark_scene(height, width, seed) * np.array([0.5, 1.0, 0.6]) * exposure
+    return linear_dng_bytes(_sensor(rng, linear, 512, 16383))
+
+
+def _sensor(rng: np.random.Generator, signal: np.ndarray, black_level: int, white_level: int) -> np.ndarray:
+    """Linear signal in [0, 1] to 14-bit raw values: shot and read noise over the black level."""
+    span = white_level - black_level
+    electrons = rng.poisson(np.clip(signal, 0, 1) * span).astype(np.float64)
+    noisy = electrons + rng.normal(0, 2.0, size=signal.shape) + black_level
+    raw: np.ndarray = np.clip(np.round(noisy), 0, white_level).astype(np.uint16)
+    return raw
 
 
 def write_dng(path: Path, data: bytes) -> Path:

@@ -68,6 +68,14 @@ def webhook_key(job_id: str) -> str:
     return f"webhooks/{check_job_id(job_id)}.json"
 
 
+SENDING_PREFIX = "sending/"
+
+
+def sending_key(job_id: str) -> str:
+    """A job's message while the API sends it: left behind only if the API died before the queue had it."""
+    return f"{SENDING_PREFIX}{check_job_id(job_id)}.json"
+
+
 def parse_upload_key(key: str) -> tuple[str, str]:
     """Split an upload key into (job id, extension), refusing anything else."""
     match = re.fullmatch(r"uploads/([^/.]+)\.([a-z0-9]+)", key)

@@ -82,6 +82,7 @@ class JobStatus:
     callback_url: str | None = None  # POSTed the job's document when it ends (jobs.webhook)
     webhook: WebhookOutcome | None = None
     owner: str | None = None  # the SHA-256 of the API key that made the job; None: made without a key
+    decode_failures: int = 0  # attempts whose decode hung or crashed (worker/isolate.py)
 
     @classmethod
     def new(

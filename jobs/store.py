@@ -5,7 +5,7 @@ One private bucket (jobs/bucket.py); keys come only from ``jobs.ids`` and ``jobs
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from jobs.bucket import Bucket
 from jobs.ids import result_key, status_key, upload_key
@@ -16,6 +16,13 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 JSON = "application/json"
+
+
+class VersionedStatus(NamedTuple):
+    """A status as read, with the version (ETag) a conditional write over it names."""
+
+    status: JobStatus
+    version: str
 
 
 class JobStore:
@@ -49,8 +56,13 @@ class JobStore:
         return self.bucket.write(status_key(status.job_id), status.to_json().encode(), JSON, if_match, create)
 
     def read_status(self, job_id: str) -> JobStatus | None:
-        body = self.get(status_key(job_id))
-        return None if body is None else JobStatus.from_json(body)
+        found = self.read_status_version(job_id)
+        return None if found is None else found.status
+
+    def read_status_version(self, job_id: str) -> VersionedStatus | None:
+        """The status and its version, for a write that must not overwrite what another writer wrote since."""
+        found = self.bucket.find(status_key(job_id))
+        return None if found is None else VersionedStatus(JobStatus.from_json(found.body), found.etag)
 
     def write_worker(self, record: WorkerRecord) -> None:
         self.bucket.write(worker_key(record.instance_id), record.to_json().encode())

@@ -12,9 +12,13 @@ from __future__ import annotations
 import pytest
 import requests
 
-from jobs.aws import s3_client
+from jobs.aws import s3_client, sqs_client
+from jobs.message import InputKind
 from jobs.pool import WorkerState
+from jobs.queue import JobQueue
+from jobs.status import JobState
 from jobs.store import JobStore
+from jobs.submit import submit_job
 from tests.support.pool_stack import (
     LONG_NOTICE_SECONDS,
     OPERATOR,
@@ -98,6 +102,17 @@ def test_an_idle_worker_stops_and_its_instance_is_terminated(start_stack: StartS
     eventually(lambda: pool(stack)["workers"] == [], "the pool shows no live worker")
     records = {record.instance_id: record for record in JobStore(s3_client(stack.aws), stack.aws.bucket).read_workers()}
     assert (records[instance_id].state, records[instance_id].reason) == (WorkerState.STOPPED, "idle")
+
+
+def test_with_no_request_at_all_a_queued_message_gets_a_worker(start_stack: StartStack) -> None:
+    """The API's timer (api/tick.py in a uWSGI mule) scales the pool: a message left in the queue when every
+    worker died, or put there by anyone but the API, gets a worker though nobody calls the API."""
+    stack = start_stack(env={"DARKROOM_TICK_SECONDS": "2"})
+    store = JobStore(s3_client(stack.aws), stack.aws.bucket)
+    queue = JobQueue.named(sqs_client(stack.aws), stack.aws.queue)
+    job_id = submit_job(store, queue, small_jpeg(), "jpg", "image/jpeg", InputKind.SRGB, None).job_id  # no request
+    eventually(lambda: bool(instances(stack)), "a worker launched with no request", timeout=60)
+    wait_until(lambda: store.read_status(job_id), lambda s: s is not None and s.state is JobState.DONE, "done")
 
 
 # -- spot interruptions and lost instances ---------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 
+from jobs.aws import Conflict
 from jobs.ids import is_job_id
 from jobs.message import JobMessage, MessageError
 from jobs.queue import JobQueue
@@ -51,14 +52,18 @@ def sweep_dead_letters(store: JobStore, dead_letters: JobQueue) -> int:
 
 def _mark_failed(store: JobStore, body: str) -> int:
     job_id = dead_lettered_job_id(body)
-    status = store.read_status(job_id) if job_id else None
-    if status is None or status.state.terminal:
+    found = store.read_status_version(job_id) if job_id else None
+    if found is None or found.status.state.terminal:
         return 0
     error = JobError(
         "worker-crashed",
         "processing stopped unexpectedly on every attempt (the worker crashed or was lost, or could not "
         "read the job); the job was moved to the dead-letter queue",
     )
-    store.write_status(status.failed(error, iso_now()))
+    try:
+        store.write_status(found.status.failed(error, iso_now()), if_match=found.version)
+    except Conflict:  # a worker wrote it since: the next sweep looks again
+        log.warning("job %s: changed while being marked failed; left for the next sweep", job_id)
+        return 0
     log.error("job %s: dead-lettered after repeated failures; marked failed", job_id)
     return 1

@@ -23,6 +23,7 @@ PILLOW_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP")  # JPEG includes MPO, the phone
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 R, G, B = 0, 1, 2  # packed channel of each colour; the second green goes to channel 3
+SRGB_GAMMA = (2.4, 12.92)  # LibRaw's (power, toe slope) for the sRGB curve
 
 
 def decode(data: bytes, kind: InputKind, max_pixels: int = MAX_PIXELS) -> Frame:
@@ -36,20 +37,24 @@ def decode(data: bytes, kind: InputKind, max_pixels: int = MAX_PIXELS) -> Frame:
 
 def _too_large(pixels: int, max_pixels: int) -> InputError:
     return InputError(
-        "too-large", f"The image has {pixels / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f} megapixels."
+        "too-large", f"The image has {pixels / 1e6:,.2f} megapixels; the limit is {max_pixels / 1e6:,.2f} megapixels."
     )
 
 
 # --- RAW ---------------------------------------------------------------------------------------------------------
 
 
-def decode_raw(data: bytes, max_pixels: int = MAX_PIXELS) -> RawFrame:
-    """Read a Bayer RAW file into a packed, normalised ``RawFrame``."""
+def decode_raw(data: bytes, max_pixels: int = MAX_PIXELS) -> RawFrame | SrgbFrame:
+    """Read a camera RAW file: a Bayer mosaic into a packed, normalised ``RawFrame`` (for SID), any other
+    sensor (X-Trans, Foveon, linear DNG such as ProRAW, sRAW) through LibRaw's own demosaic into an
+    ``SrgbFrame`` (for the sRGB path), so every RAW the API accepts is rendered."""
     try:
         with rawpy.imread(io.BytesIO(data)) as raw:
             pixels = raw.sizes.raw_height * raw.sizes.raw_width
             if pixels > max_pixels:
                 raise _too_large(pixels, max_pixels)
+            if raw.raw_type != rawpy.RawType.Flat or not _is_bayer(raw):
+                return _rendered_by_libraw(raw)
             return _raw_frame(raw)
     except rawpy.LibRawFileUnsupportedError:
         raise InputError("unsupported-input", "This is not a camera RAW file that LibRaw can read.") from None
@@ -60,9 +65,23 @@ def decode_raw(data: bytes, max_pixels: int = MAX_PIXELS) -> RawFrame:
         raise InputError("corrupt-input", f"The RAW file is damaged or truncated ({detail}).") from None
 
 
+def _is_bayer(raw: rawpy.RawPy) -> bool:
+    """A 2x2 filter of red, two greens and blue: what SID's packing takes."""
+    try:
+        pattern = raw.raw_pattern
+    except NotImplementedError:
+        return False
+    desc = bytes(raw.color_desc)
+    return pattern is not None and np.shape(pattern) == (2, 2) and desc[:3] == b"RGB" and desc[3:4] in (b"G", b"")
+
+
+def _rendered_by_libraw(raw: rawpy.RawPy) -> SrgbFrame:
+    """LibRaw's demosaic, the file's white balance and colour matrix, sRGB's curve, no brightening: 16 bits."""
+    rgb = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16, gamma=SRGB_GAMMA)
+    return SrgbFrame(np.asarray(rgb, dtype=np.float32) / np.float32(65535))
+
+
 def _raw_frame(raw: rawpy.RawPy) -> RawFrame:
-    if raw.raw_type != rawpy.RawType.Flat:
-        raise InputError("unsupported-input", "Only Bayer-mosaic RAW files are supported (not linear DNG or sRAW).")
     layout = _bayer_layout(raw)
     mosaic = raw.raw_image_visible
     height, width = mosaic.shape[0] // 2 * 2, mosaic.shape[1] // 2 * 2

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from jobs.aws import ServiceUnavailable
+from jobs.aws import Conflict, ServiceUnavailable
 from jobs.queue import JobQueue
 from jobs.status import iso_now
 from jobs.store import JobStore
@@ -89,8 +89,10 @@ class Drain:
             return
         lease.heartbeat.stop()  # else its next beat would hide the message again
         note = f"its worker's instance is being reclaimed ({notice.reason}); handed back to the queue"
-        try:  # before the message is visible, so this never overwrites the next worker's "processing"
-            self.store.write_status(lease.status.requeued(note, iso_now()))
+        try:  # before the message is visible, and only over this worker's "processing"
+            self.store.write_status(lease.status.requeued(note, iso_now()), if_match=lease.version)
+        except Conflict:
+            log.warning("job %s: changed by another writer; the hand-back is not recorded", lease.status.job_id)
         except ServiceUnavailable as exc:
             log.warning("job %s: could not record the hand-back: %s", lease.status.job_id, exc)
         release(self.queue, lease.delivery, 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from types import TracebackType
 
 from jobs.aws import ServiceUnavailable
@@ -18,11 +19,17 @@ log = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    def __init__(self, queue: JobQueue, delivery: Delivery, lease_seconds: int, interval: float) -> None:
+    """Renews the lease every ``interval`` until stopped, or until ``max_seconds`` (the job's time limit):
+    past it a job that hangs where nothing can kill it lets its message go back to the queue."""
+
+    def __init__(
+        self, queue: JobQueue, delivery: Delivery, lease_seconds: int, interval: float, max_seconds: float | None = None
+    ) -> None:
         self.queue = queue
         self.delivery = delivery
         self.lease_seconds = lease_seconds
         self.interval = interval
+        self.max_seconds = max_seconds
         self.beats = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
@@ -43,7 +50,15 @@ class Heartbeat:
             self._thread.join()
 
     def _run(self) -> None:
+        deadline = None if self.max_seconds is None else time.monotonic() + self.max_seconds
         while not self._stop.wait(self.interval):
+            if deadline is not None and time.monotonic() >= deadline:
+                log.warning(
+                    "message %s: past the job's %g s limit; its lease is no longer renewed",
+                    self.delivery.message_id,
+                    self.max_seconds,
+                )
+                return
             try:
                 self.queue.set_visibility(self.delivery, self.lease_seconds)
                 self.beats += 1

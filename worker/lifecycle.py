@@ -200,9 +200,12 @@ class Lease:
     LOOP = "loop"
     HAND_BACK = "hand-back"
 
-    def __init__(self, delivery: Delivery, status: JobStatus, heartbeat: Heartbeat, started: float) -> None:
+    def __init__(
+        self, delivery: Delivery, status: JobStatus, heartbeat: Heartbeat, started: float, version: str = ""
+    ) -> None:
         self.delivery = delivery
         self.status = status  # the job as this worker marked it: processing
+        self.version = version  # that write's ETag: a later write by this worker is conditional on it
         self.heartbeat = heartbeat
         self.started = started  # monotonic seconds
         self._settled_by: str | None = None

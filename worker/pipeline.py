@@ -7,6 +7,7 @@ next upload while the accelerator is still enhancing the current one.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,11 +42,18 @@ def enhance(frame: Frame, ratio: float | None, enhancer: Enhancer) -> tuple[np.n
 
 
 def run_pipeline(
-    data: bytes, kind: InputKind, ratio: float | None, enhancer: Enhancer, max_pixels: int = MAX_PIXELS
+    data: bytes,
+    kind: InputKind,
+    ratio: float | None,
+    enhancer: Enhancer,
+    max_pixels: int = MAX_PIXELS,
+    decoder: Callable[[bytes, InputKind, int], Frame] = decode,
 ) -> Enhanced:
-    """Decode, enhance and encode one upload. Raises ``InputError`` for a file that can never work."""
+    """Decode (with ``decoder``: the worker's runs in a process of its own), enhance and encode one upload.
+
+    Raises ``InputError`` for a file that can never work."""
     started = time.perf_counter()
-    frame = decode(data, kind, max_pixels)
+    frame = decoder(data, kind, max_pixels)
     decoded = time.perf_counter()
     image, used, method = enhance(frame, ratio, enhancer)
     enhanced = time.perf_counter()

@@ -88,6 +88,12 @@ class WorkerSettings(FromEnv):
         "DARKROOM_DLQ_SWEEP_SECONDS", 60.0, "how often an idle worker marks dead-lettered jobs failed"
     )
     max_pixels: int = max_pixels()
+    job_seconds: float = setting(
+        "DARKROOM_JOB_SECONDS", 600.0, "a job's time limit: its decode is killed, its lease no longer renewed"
+    )
+    decode_memory_mb: int = setting(
+        "DARKROOM_DECODE_MEMORY_MB", 4096, "memory one decode may use (its own process); beyond it: too large"
+    )
     webhook: WebhookSettings = field(default_factory=WebhookSettings)  # signs and limits job callbacks
     pipeline_depth: int = setting(
         "DARKROOM_PIPELINE_DEPTH", 3, "jobs in flight at once, decoding and encoding around enhancing; 1: one by one"
@@ -113,6 +119,7 @@ class WorkerSettings(FromEnv):
             object.__setattr__(self, "heartbeat_seconds", self.lease_seconds / 3)
         require(self, lambda wait: 0 <= wait <= MAX_WAIT_SECONDS, f"0 to {MAX_WAIT_SECONDS}", "wait_seconds")
         require(self, positive, "positive", "lease_seconds", "max_pixels", "pipeline_depth", "notice_poll_seconds")
+        require(self, positive, "positive", "job_seconds", "decode_memory_mb")
         require(self, lambda beat: 0 < beat < self.lease_seconds, "under the lease", "heartbeat_seconds")
         require(self, at_least_zero, "0 or more", "retry_base_seconds", "dead_letter_sweep_seconds", "idle_seconds")
         require(self, at_least_zero, "0 or more", "notice_margin_seconds")

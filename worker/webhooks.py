@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from jobs.aws import ServiceUnavailable
+from jobs.aws import Conflict, ServiceUnavailable
 from jobs.status import JobStatus, WebhookOutcome, iso_now
 from jobs.store import JobStore
 from jobs.webhook import (
@@ -102,34 +102,38 @@ class WebhookSender:
         self.sleep = sleep
         self.outbox = Outbox(store.bucket, worker_id, settings.longest_delivery_seconds)
 
-    def job_ended(self, status: JobStatus) -> threading.Thread | None:
-        """Start delivering the callback of a job that just ended, if it has one; returns the thread."""
+    def job_ended(self, status: JobStatus, version: str) -> threading.Thread | None:
+        """Start delivering the callback of a job that just ended, if it has one; returns the thread.
+
+        ``version`` is the ETag of the status written as the job ended: the outcome is recorded only over it."""
         if status.callback_url is None or not status.state.terminal:
             return None
         try:
             self.outbox.hold(status.job_id)
         except ServiceUnavailable as exc:  # delivered all the same; only a stop before it ends would lose it
             log.warning("job %s: could not record the callback as owed: %s", status.job_id, exc)
-        return self._start(status)
+        return self._start(status, version)
 
     def resume_abandoned(self) -> list[threading.Thread]:
         """Deliver the callbacks other workers owed but did not deliver (they stopped first)."""
         threads = []
         for job_id in self.outbox.claim_abandoned(datetime.now(UTC)):
-            status = self.store.read_status(job_id)
-            if status is None or status.webhook is not None or status.callback_url is None:
+            read = self.store.read_status_version(job_id)
+            if read is None or read.status.webhook is not None or read.status.callback_url is None:
                 self.outbox.release(job_id)  # gone, or its outcome was recorded after all
                 continue
             log.info("job %s: delivering a callback another worker owed", job_id)
-            threads.append(self._start(status))
+            threads.append(self._start(read.status, read.version))
         return threads
 
-    def _start(self, status: JobStatus) -> threading.Thread:
-        thread = threading.Thread(target=self.deliver, args=(status,), name=f"webhook-{status.job_id}", daemon=True)
+    def _start(self, status: JobStatus, version: str) -> threading.Thread:
+        thread = threading.Thread(
+            target=self.deliver, args=(status, version), name=f"webhook-{status.job_id}", daemon=True
+        )
         thread.start()
         return thread
 
-    def deliver(self, status: JobStatus) -> WebhookOutcome:
+    def deliver(self, status: JobStatus, version: str) -> WebhookOutcome:
         """Deliver now (blocking, with retries), record the outcome in the status, and return it."""
         outcome = self._attempts(status)
         if outcome.delivered:
@@ -139,7 +143,12 @@ class WebhookSender:
                 "job %s: callback not delivered after %d attempts: %s", status.job_id, outcome.attempts, outcome.error
             )
         try:
-            self.store.write_status(status.with_webhook(outcome))
+            self.store.write_status(status.with_webhook(outcome), if_match=version)
+            self.outbox.release(status.job_id)
+        except Conflict:  # changed since it ended: its outcome is not recorded, and it is owed no more
+            log.warning(
+                "job %s: its status changed since it ended; the callback's outcome is not recorded", status.job_id
+            )
             self.outbox.release(status.job_id)
         except ServiceUnavailable as exc:  # still owed: a later sweep delivers it again
             log.warning("job %s: could not record the callback's outcome: %s", status.job_id, exc)

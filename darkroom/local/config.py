@@ -26,6 +26,7 @@ class PoolConfig:
     ami_parameter: str = PoolSettings.ami_parameter
     chaos_seconds: float = 0.0  # every so often interrupt or kill a random worker; 0: never
     chaos_notice_seconds: float = 10.0  # the spot notice chaos gives before reclaiming
+    worker_command: tuple[str, ...] = ()  # what each instance runs; empty: python -m worker
 
     def api_env(self, resources: PoolResources) -> dict[str, str]:
         """What the API reads to launch into this pool (pool/settings.py)."""

@@ -123,12 +123,13 @@ class LocalStack:
         return self.child_env({"DARKROOM_IDLE_SECONDS": str(pool.idle_seconds)})
 
     def fleet_config(self, pool: PoolConfig) -> FleetConfig:
-        return FleetConfig(
+        config = FleetConfig(
             pool=pool.name,
             boot_seconds=pool.boot_seconds,
             chaos_seconds=pool.chaos_seconds,
             chaos_notice_seconds=pool.chaos_notice_seconds,
         )
+        return replace(config, command=pool.worker_command) if pool.worker_command else config
 
     def _spawn_api(self) -> subprocess.Popen[bytes]:
         ini = resources.files("api").joinpath("uwsgi.ini")

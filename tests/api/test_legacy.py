@@ -1,9 +1,11 @@
 """The original app's routes and CORS, with the request shapes its React frontend sends.
 
-That frontend runs on its own origin and uses axios with ``withCredentials``:
-the browser adds ``Origin`` and the cookies, preflights nothing for a
-multipart POST, and accepts the answer only with
-``Access-Control-Allow-Origin: <its origin>`` and ``...-Allow-Credentials: true``.
+That frontend runs on its own origin and uses axios with ``withCredentials``
+and a custom request header named ``credentials``: the browser adds
+``Origin`` and the cookies, preflights each call for that header, and
+accepts the answer only with ``Access-Control-Allow-Origin: <its origin>``
+and ``...-Allow-Credentials: true`` (tests/web/test_page.py sends it from
+chromium).
 """
 
 from __future__ import annotations
@@ -127,6 +129,24 @@ def test_a_browser_may_send_an_api_key_in_either_header(client: FlaskClient) -> 
             },
         )
         assert reply.headers["Access-Control-Allow-Headers"] == asked  # X-API-Key is a header the API reads
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/upload"), ("GET", "/download?fileName=x")])
+def test_the_original_frontends_credentials_header_passes_the_preflight(
+    client: FlaskClient, method: str, path: str
+) -> None:
+    reply = client.options(
+        path,
+        headers={
+            "Origin": FRONTEND,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "credentials",
+        },
+    )
+    assert reply.status_code == 200
+    assert reply.headers["Access-Control-Allow-Origin"] == FRONTEND
+    assert reply.headers["Access-Control-Allow-Credentials"] == "true"
+    assert reply.headers["Access-Control-Allow-Headers"] == "credentials"
 
 
 def test_other_origins_get_no_cors_headers(client: FlaskClient, module_aws: AwsSettings) -> None:

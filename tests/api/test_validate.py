@@ -6,7 +6,7 @@ import pytest
 
 from api.problems import Problem
 from api.tiff import MAX_IFDS, MAX_VALUES, TiffError, read_tiff
-from api.validate import UploadInfo, inspect_upload
+from api.validate import MAGIC_BYTES, UploadInfo, has_image_magic, inspect_upload
 from jobs.message import InputKind
 from tests.api import samples
 
@@ -59,6 +59,14 @@ def test_empty_upload_is_400() -> None:
 def test_unknown_content_is_415_whatever_the_name(data: bytes) -> None:
     problem = rejected(data, "photo.jpg")
     assert (problem.status, problem.slug) == (415, "unsupported-media-type")
+
+
+def test_a_canon_cr3_is_refused_with_its_reason_and_what_to_do() -> None:
+    cr3 = b"\x00\x00\x00\x18ftypcrx \x00\x00\x00\x01crx isom" + bytes(200)
+    assert has_image_magic(cr3[:MAGIC_BYTES])  # a direct upload's first check lets it through to this reason
+    problem = rejected(cr3, "IMG_0001.CR3")
+    assert (problem.status, problem.slug) == (415, "unsupported-media-type")
+    assert "CR3" in problem.detail and "DNG" in problem.detail
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ def test_the_bucket_is_private_encrypted_tls_only_and_expires_job_objects(templa
         if "ExpirationInDays" in rule
     }
     job_objects = {p: {"Ref": "ExpireAfterDays"} for p in ("uploads/", "results/", "status/")}
-    assert expiring == {**job_objects, "incoming/": 1, "tickets/": 1, "pool/hours/": 3}
+    assert expiring == {**job_objects, "incoming/": 1, "tickets/": 1, "sending/": 1, "pool/hours/": 3}
     (policy,) = resources(template, "AWS::S3::BucketPolicy").values()
     (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

@@ -112,6 +112,21 @@ def test_malformed_messages_are_refused(mutate: object) -> None:
         JobMessage.from_json(json.dumps(data))
 
 
+def test_a_messages_outputs_default_to_jpeg_and_are_written_out() -> None:
+    data = json.loads(make_message().to_json())
+    assert data["options"]["outputs"] == ["jpeg"] and data["version"] == 1
+    del data["options"]["outputs"]  # a producer that says nothing about outputs
+    assert JobMessage.from_json(json.dumps(data)).outputs == ("jpeg",)
+
+
+@pytest.mark.parametrize("outputs", [["png"], ["jpeg", "tiff"], [], "jpeg"])
+def test_a_message_asking_for_outputs_this_worker_cannot_make_is_refused(outputs: object) -> None:
+    data = json.loads(make_message().to_json())
+    data["options"]["outputs"] = outputs
+    with pytest.raises(MessageError, match="unknown outputs"):
+        JobMessage.from_json(json.dumps(data))
+
+
 @pytest.mark.parametrize("body", ["", "[]", "{", "null", '"text"'])
 def test_non_object_messages_are_refused(body: str) -> None:
     with pytest.raises(MessageError):

@@ -46,7 +46,12 @@ def pool_stacks() -> Iterator[StartStack]:
     stacks: list[LocalStack] = []
 
     def start(
-        max_workers: int = 2, boot_seconds: float = 1.0, idle_seconds: float = 60.0, max_receives: int = 3
+        max_workers: int = 2,
+        boot_seconds: float = 1.0,
+        idle_seconds: float = 60.0,
+        max_receives: int = 3,
+        env: dict[str, str] | None = None,
+        worker_command: tuple[str, ...] = (),
     ) -> LocalStack:
         suffix = uuid.uuid4().hex[:8]
         config = StackConfig(
@@ -55,7 +60,11 @@ def pool_stacks() -> Iterator[StartStack]:
             moto_port=free_port(),
             method="baseline",  # the stack's behaviour, not a model's: seconds per job on a CPU
             pool=PoolConfig(
-                name=f"pool-{suffix}", max_workers=max_workers, boot_seconds=boot_seconds, idle_seconds=idle_seconds
+                name=f"pool-{suffix}",
+                max_workers=max_workers,
+                boot_seconds=boot_seconds,
+                idle_seconds=idle_seconds,
+                worker_command=worker_command,
             ),
             api_processes=2,
             wait_seconds=1,
@@ -67,6 +76,7 @@ def pool_stacks() -> Iterator[StartStack]:
                 "DARKROOM_NOTICE_POLL_SECONDS": "0.2",
                 "DARKROOM_NOTICE_MARGIN_SECONDS": str(NOTICE_MARGIN_SECONDS),
                 "DARKROOM_OPERATOR_KEY_HASHES": OPERATOR_HASH,
+                **(env or {}),
             },
         )
         stack = LocalStack(config)

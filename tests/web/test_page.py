@@ -5,14 +5,23 @@ page must warm a worker before anything is uploaded, take a JPEG (multipart)
 and a DNG (direct to storage), show each result with a working before/after
 control, and explain a text file named .jpg in words. Screenshots of the page
 at rest and with a result go to artifacts/web/ (gitignored).
+
+The original React frontend, on an origin of its own, uploads through the
+legacy routes with the request its axios call makes: multipart ``image`` and
+``ratio``, a custom ``credentials`` request header and ``withCredentials``
+(so chromium preflights it), then polls ``/download`` until the JPEG comes.
 """
 
 from __future__ import annotations
 
+import base64
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 
 from darkroom.dng import synthetic_dark_dng
 from darkroom.local.stack import LocalStack
@@ -29,9 +38,63 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
 
 
+# What the original frontend's axios calls do in a browser (axios sends through XMLHttpRequest there).
+FRONTEND_PAGE = b"""<!doctype html><meta charset="utf-8"><title>original frontend</title><script>
+function call(method, url, body, responseType) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, url);
+    xhr.withCredentials = true;
+    xhr.setRequestHeader("credentials", "include");
+    xhr.responseType = responseType;
+    xhr.onload = () => resolve(xhr);
+    xhr.onerror = () => reject(new Error(method + " " + url + " was blocked (CORS) or failed"));
+    xhr.send(body);
+  });
+}
+async function upload(api, jpegBase64, ratio) {
+  const bytes = Uint8Array.from(atob(jpegBase64), (c) => c.charCodeAt(0));
+  const form = new FormData();
+  form.append("image", new Blob([bytes], {type: "image/jpeg"}), "night.jpg");
+  form.append("ratio", ratio);
+  const sent = await call("POST", api + "/upload", form, "text");
+  if (sent.status !== 200) throw new Error("upload answered " + sent.status + ": " + sent.response);
+  const name = sent.response.trim();
+  for (let polls = 0; polls < 180; polls++) {  // 90 s at most
+    const got = await call("GET", api + "/download?fileName=" + encodeURIComponent(name), null, "blob");
+    if (got.status === 200) return {name, type: got.response.type, bytes: got.response.size};
+    if (got.status !== 404) throw new Error("download answered " + got.status);
+    await new Promise((wait) => setTimeout(wait, 500));
+  }
+  throw new Error("the result never came");
+}
+</script>"""
+
+
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    stack = start_stack(workers=1)
+def frontend() -> Iterator[str]:
+    """The original frontend's origin: a server of its own on another port, serving FRONTEND_PAGE."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(FRONTEND_PAGE)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def stack(frontend: str) -> Iterator[LocalStack]:
+    stack = start_stack(workers=1, DARKROOM_CORS_ORIGINS=frontend)
     yield stack
     stack.stop()
 
@@ -102,3 +165,18 @@ def test_the_page_warms_then_brightens_a_jpeg_and_a_dng(stack: LocalStack, brows
     page.screenshot(path=str(ARTIFACTS / "error.png"), full_page=True)
     assert errors == []
     print(f"screenshots in {ARTIFACTS}")
+
+
+def test_the_original_frontend_uploads_from_its_own_origin(
+    stack: LocalStack, browser: sync_api.Browser, frontend: str
+) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(frontend)
+    jpeg = base64.b64encode(dark_jpeg(480, 360, exposure=1 / 8)).decode()
+    got = page.evaluate("([api, jpeg]) => upload(api, jpeg, '100')", [stack.config.api_url, jpeg])
+    assert got["type"] == "image/jpeg" and got["bytes"] > 1000, got
+    status = requests.get(f"{stack.config.api_url}/v1/jobs/{got['name']}", timeout=10).json()
+    assert status["status"] == "done" and status["ratio"] == 100
+    assert errors == []

@@ -5,16 +5,17 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 import tifffile
 from PIL import Image
 
-from darkroom.dng import dng_bytes, mosaic_from_linear_rgb, synthetic_dark_dng
+from darkroom.dng import XTRANS, dng_bytes, mosaic_from_linear_rgb, synthetic_dark_dng, synthetic_dark_linear_dng
 from jobs.message import InputKind
 from worker.decode import decode
-from worker.frames import InputError, RawFrame, SrgbFrame
+from worker.frames import InputError, RawFrame, SrgbFrame, linear_to_srgb
 
 PATTERNS = ["RGGB", "BGGR", "GRBG", "GBRG"]
 
@@ -98,6 +99,25 @@ def test_odd_sized_mosaic_is_cropped_to_whole_cells() -> None:
 
 
 # --- sRGB --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: synthetic_dark_dng(600, 720, exposure=1 / 4, pattern=XTRANS),
+        lambda: synthetic_dark_linear_dng(600, 720, exposure=1 / 4),
+    ],
+    ids=["x-trans", "linear-dng"],
+)
+def test_a_raw_sid_cannot_take_is_rendered_by_libraw_for_the_srgb_path(make: Callable[[], bytes]) -> None:
+    """X-Trans and linear DNG (ProRAW, sRAW) have no Bayer mosaic: LibRaw demosaics them, and they go on as sRGB."""
+    frame = decode(make(), InputKind.RAW)
+    assert isinstance(frame, SrgbFrame) and frame.rgb.shape == (600, 720, 3)
+    # the same scene as a Bayer DNG, packed and white-balanced, then given sRGB's curve: the colours agree
+    bayer = raw_frame(synthetic_dark_dng(600, 720, exposure=1 / 4))
+    balanced = bayer.packed[[0, 1, 2]] * bayer.white_balance[:, None, None]
+    expected = linear_to_srgb(np.clip(balanced.mean(axis=(1, 2)), 0, 1))
+    np.testing.assert_allclose(frame.rgb.mean(axis=(0, 1)), expected, atol=0.03)
 
 
 def test_exif_orientation_is_applied() -> None:

@@ -7,15 +7,17 @@ import json
 import time
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from darkroom.dng import synthetic_dark_dng
+from darkroom.dng import XTRANS, synthetic_dark_dng, synthetic_dark_linear_dng
 from jobs.ids import result_key, upload_key
 from jobs.message import InputKind, JobMessage
 from jobs.status import JobState, iso_now
 from tests.worker.conftest import CountingBaseline, Parts, dark_jpeg
 from worker.frames import SrgbFrame
 from worker.heartbeat import Heartbeat
+from worker.settings import WorkerSettings
 
 
 def test_a_raw_job_goes_from_queued_to_done_with_a_brighter_result(parts: Parts) -> None:
@@ -32,6 +34,22 @@ def test_a_raw_job_goes_from_queued_to_done_with_a_brighter_result(parts: Parts)
     assert jpeg is not None and len(jpeg) == status.result.bytes
     assert np.asarray(Image.open(io.BytesIO(jpeg))).mean() > 60  # the input renders near black
     assert parts.queue.depth().visible == 0 and parts.queue.depth().in_flight == 0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [synthetic_dark_dng(600, 720, exposure=1 / 100, pattern=XTRANS), synthetic_dark_linear_dng(600, 720, 1 / 100)],
+    ids=["x-trans", "linear-dng"],
+)
+def test_a_raw_without_a_bayer_mosaic_is_rendered_through_the_srgb_path(parts: Parts, raw: bytes) -> None:
+    job_id = parts.submit(raw, "dng", InputKind.RAW, ratio=100.0)
+    parts.worker().run(max_jobs=1)
+    status = parts.status(job_id)
+    assert status.state is JobState.DONE, status
+    assert parts.enhancer.calls == ["srgb"] and status.method == "baseline"
+    assert status.result is not None and (status.result.width, status.result.height) == (720, 600)
+    jpeg = parts.store.get(result_key(job_id))
+    assert jpeg is not None and np.asarray(Image.open(io.BytesIO(jpeg))).mean() > 60  # brightened
 
 
 def test_a_second_delivery_of_a_done_job_is_acknowledged_without_recomputing(parts: Parts) -> None:
@@ -92,6 +110,17 @@ def test_jobs_whose_worker_died_end_failed_through_the_dead_letter_queue(parts: 
     assert worker.sweep_dead_letters() == 0  # already marked
 
 
+def test_the_workers_pixel_limit_reaches_decode(parts: Parts) -> None:
+    """DARKROOM_MAX_PIXELS read by the worker refuses a picture over it, at once, saying the limit."""
+    limit = WorkerSettings.from_env({"DARKROOM_MAX_PIXELS": "10000"}).max_pixels
+    job_id = parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)  # 160x120: 19,200 pixels
+    parts.worker(max_pixels=limit).run(max_jobs=1)
+    status = parts.status(job_id)
+    assert status.state is JobState.FAILED and status.error is not None, status
+    assert status.error.code == "too-large" and "the limit is 0.01 megapixels" in status.error.message
+    assert parts.enhancer.calls == [] and status.attempts == 1
+
+
 def test_an_upload_that_vanished_fails_the_job(parts: Parts) -> None:
     job_id = parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
     parts.store.bucket.delete(upload_key(job_id, "jpg"))
@@ -110,6 +139,17 @@ def test_the_heartbeat_keeps_a_long_job_invisible_and_stops_when_the_job_ends(pa
         assert parts.queue.receive(wait_seconds=0) is None
     assert beat.beats >= 5
     assert parts.queue.receive(wait_seconds=4) is not None  # after the last lease runs out, it is back
+
+
+def test_the_heartbeat_stops_at_the_jobs_time_limit(parts: Parts) -> None:
+    """A job that hangs where nothing can kill it lets its message go back once the time limit has passed."""
+    parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
+    delivery = parts.queue.receive(wait_seconds=1)
+    assert delivery is not None
+    parts.queue.set_visibility(delivery, 2)
+    with Heartbeat(parts.queue, delivery, lease_seconds=2, interval=0.5, max_seconds=1.0) as beat:
+        assert parts.queue.receive(wait_seconds=6) is not None  # back while the heartbeat's job still runs
+    assert 1 <= beat.beats <= 2
 
 
 def test_a_worker_that_ran_past_its_lease_does_not_overwrite_the_worker_that_took_over(parts: Parts) -> None:

@@ -85,18 +85,17 @@ def parts(module_aws: AwsSettings) -> Parts:
     return Parts.of(module_aws)
 
 
-def finished_job(parts: Parts, callback_url: str, owner: str | None = None) -> JobStatus:
-    """A failed job's status, written as a worker would (and never queued)."""
+def finished_job(parts: Parts, callback_url: str, owner: str | None = None) -> tuple[JobStatus, str]:
+    """A failed job's status and its version, written as a worker would (and never queued)."""
     status = JobStatus.new(new_job_id(), InputKind.SRGB, None, iso_now(), callback_url, owner)
     status = status.failed(JobError("corrupt-input", "for the test"), iso_now())
-    parts.store.write_status(status)
-    return status
+    return status, parts.store.write_status(status, create=True)
 
 
 def test_a_failing_receiver_is_retried_until_it_accepts(parts: Parts, receiver: Receiver) -> None:
     receiver.failures = 1
-    status = finished_job(parts, receiver.url)
-    outcome = WebhookSender(LOCAL, parts.store).deliver(status)
+    status, version = finished_job(parts, receiver.url)
+    outcome = WebhookSender(LOCAL, parts.store).deliver(status, version)
     assert outcome.delivered and outcome.attempts == 2
     assert receiver.answers == [500, 204]
     assert b'"status":"failed"' in receiver.bodies[0] and status.job_id.encode() in receiver.bodies[0]
@@ -107,8 +106,8 @@ def test_a_failing_receiver_is_retried_until_it_accepts(parts: Parts, receiver: 
 
 def test_retries_are_bounded_and_the_failure_recorded(parts: Parts, receiver: Receiver) -> None:
     receiver.failures = 99
-    status = finished_job(parts, receiver.url)
-    outcome = WebhookSender(LOCAL, parts.store).deliver(status)
+    status, version = finished_job(parts, receiver.url)
+    outcome = WebhookSender(LOCAL, parts.store).deliver(status, version)
     assert not outcome.delivered and outcome.attempts == 3 and outcome.error == "answered HTTP 500"
     assert len(receiver.answers) == 3
     recorded = parts.status(status.job_id).webhook
@@ -116,16 +115,16 @@ def test_retries_are_bounded_and_the_failure_recorded(parts: Parts, receiver: Re
 
 
 def test_a_refused_address_is_never_called(parts: Parts, receiver: Receiver) -> None:
-    status = finished_job(parts, receiver.url)
+    status, version = finished_job(parts, receiver.url)
     strict = WebhookSettings(secret=SECRET, allow_http=True, attempts=3, backoff_seconds=0.05)
-    outcome = WebhookSender(strict, parts.store).deliver(status)
+    outcome = WebhookSender(strict, parts.store).deliver(status, version)
     assert not outcome.delivered and outcome.attempts == 1 and "loopback" in (outcome.error or "")
     assert receiver.answers == []
 
 
 def test_an_unreachable_receiver_is_a_recorded_failure(parts: Parts) -> None:
-    status = finished_job(parts, "http://127.0.0.1:9/hook")  # the discard port: nothing listens
-    outcome = WebhookSender(LOCAL, parts.store).deliver(status)
+    status, version = finished_job(parts, "http://127.0.0.1:9/hook")  # the discard port: nothing listens
+    outcome = WebhookSender(LOCAL, parts.store).deliver(status, version)
     assert not outcome.delivered and outcome.attempts == 3 and (outcome.error or "").startswith("no answer")
 
 
@@ -150,8 +149,8 @@ def test_the_delivery_connects_to_the_address_that_was_checked(parts: Parts, rec
         looked_up.append(host)
         return ["127.0.0.1"]
 
-    status = finished_job(parts, f"http://receiver.invalid:{receiver.port}/hook")
-    outcome = WebhookSender(LOCAL, parts.store, resolve=resolve).deliver(status)
+    status, version = finished_job(parts, f"http://receiver.invalid:{receiver.port}/hook")
+    outcome = WebhookSender(LOCAL, parts.store, resolve=resolve).deliver(status, version)
     assert outcome.delivered, outcome
     assert looked_up == ["receiver.invalid"]  # resolved once, and the POST went to that address
     assert receiver.hosts == [f"receiver.invalid:{receiver.port}"]  # the Host header still names the host
@@ -160,17 +159,17 @@ def test_the_delivery_connects_to_the_address_that_was_checked(parts: Parts, rec
 def test_a_keyed_jobs_callback_is_signed_with_that_keys_secret(parts: Parts, receiver: Receiver) -> None:
     owner = "c" * 64
     receiver.secret = signing_secret(SECRET, owner)  # what the operator gave that key's holder
-    outcome = WebhookSender(LOCAL, parts.store).deliver(finished_job(parts, receiver.url, owner))
+    outcome = WebhookSender(LOCAL, parts.store).deliver(*finished_job(parts, receiver.url, owner))
     assert outcome.delivered and receiver.answers == [204]
     receiver.answers.clear()
-    keyless = WebhookSender(LOCAL, parts.store).deliver(finished_job(parts, receiver.url))
+    keyless = WebhookSender(LOCAL, parts.store).deliver(*finished_job(parts, receiver.url))
     assert not keyless.delivered and receiver.answers == []  # signed with the server's secret: this receiver refuses
 
 
 def test_a_refused_callback_shows_in_the_public_job_document(parts: Parts, receiver: Receiver) -> None:
-    status = finished_job(parts, receiver.url)
+    status, version = finished_job(parts, receiver.url)
     strict = WebhookSettings(secret=SECRET, allow_http=True, attempts=1)
-    WebhookSender(strict, parts.store).deliver(status)
+    WebhookSender(strict, parts.store).deliver(status, version)
     shown = parts.status(status.job_id).public_document()["webhook"]  # what GET /v1/jobs/{id} answers
     assert shown["delivered"] is False and shown["error"].startswith("refused: ") and "loopback" in shown["error"]
 
@@ -183,7 +182,7 @@ def test_the_worker_reads_the_webhook_secret_from_ssm_at_start(parts: Parts, rec
     unread = dataclasses.replace(named, webhook=dataclasses.replace(named.webhook, secret_parameter=name + "-gone"))
     without = with_webhook_secret(unread, ssm_of(parts.aws))
     assert without.webhook.secret == "" and without.webhook.enabled  # it starts; its callbacks are refused, and say so
-    outcome = WebhookSender(without.webhook, parts.store).deliver(finished_job(parts, receiver.url))
+    outcome = WebhookSender(without.webhook, parts.store).deliver(*finished_job(parts, receiver.url))
     assert not outcome.delivered and "no webhook secret" in str(outcome.error) and receiver.answers == []
 
 
@@ -192,8 +191,8 @@ def test_a_pending_delivery_survives_its_worker_stopping(parts: Parts, receiver:
     receiver.failures = 1
     stopped = threading.Event()
     first = WebhookSender(settings, parts.store, "worker-a", sleep=lambda _: stopped.wait())  # stops in its backoff
-    status = finished_job(parts, receiver.url)
-    first.job_ended(status)
+    status, version = finished_job(parts, receiver.url)
+    first.job_ended(status, version)
     eventually(lambda: receiver.answers == [500])  # its first attempt failed; then its worker stopped
     assert parts.store.bucket.find(webhook_key(status.job_id)) is not None  # still owed
     time.sleep(settings.longest_delivery_seconds + 0.2)  # the stopped worker's claim runs out
