@@ -68,6 +68,11 @@ class PoolSettings(FromEnv):
         "instance-hours a day (UTC, all hosts) that keyless warm calls may launch; 0: they launch nothing",
     )
 
+    @property
+    def launches(self) -> bool:
+        """Whether the API launches spot workers: an enabled pool, unless the Lambda tier serves every job."""
+        return self.enabled and self.tier != "lambda"
+
     def __post_init__(self) -> None:
         require(self, lambda tier: tier in TIERS, "one of " + ", ".join(TIERS), "tier")
         positive_fields = ("max_workers", "jobs_per_worker", "boot_timeout_seconds", "stale_record_seconds")
