@@ -96,7 +96,7 @@ class EventSourceSettings(FromEnv):
         "DARKROOM_LAMBDA_CONCURRENCY", 2, "invocations at once (the mapping's maximum concurrency, 2 or more)"
     )
     timeout_seconds: int = setting(
-        "DARKROOM_LAMBDA_TIMEOUT", 120, "the function's time limit; a job that would not end before it is handed back"
+        "DARKROOM_LAMBDA_TIMEOUT", 60, "the function's time limit; a job that would not end before it is handed back"
     )
     visibility_seconds: int = setting(
         "DARKROOM_LAMBDA_VISIBILITY", 0, "a received batch's visibility timeout; 0: the queue's own"
