@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobs.settings import FromEnv, SettingsError, at_least_zero, positive, require, setting
+from pool.tiers import AutoThresholds
 
 DEFAULT_INSTANCE_TYPES = ("g6.xlarge", "g5.xlarge", "g4dn.xlarge")
 TIERS = ("pool", "lambda", "auto")
@@ -62,11 +63,28 @@ class PoolSettings(FromEnv):
         0.0,
         "no launches once this many instance-hours are used today (UTC), and idle workers are stopped; 0: no cap",
     )
+    auto_pool_per_hour: float = setting(
+        "DARKROOM_AUTO_POOL_PER_HOUR",
+        500.0,
+        "with DARKROOM_TIER=auto, arrivals an hour from which spot workers serve (`darkroom simulate` recommends it)",
+    )
+    auto_pool_backlog: int = setting(
+        "DARKROOM_AUTO_POOL_BACKLOG", 20, "with DARKROOM_TIER=auto, waiting jobs from which spot workers serve"
+    )
+    auto_quiet_seconds: float = setting(
+        "DARKROOM_AUTO_QUIET_SECONDS",
+        1800.0,
+        "with DARKROOM_TIER=auto, this long below both: the function serves again",
+    )
     anonymous_instance_hours: float = setting(
         "DARKROOM_ANONYMOUS_INSTANCE_HOURS",
         1.0,
         "instance-hours a day (UTC, all hosts) that keyless warm calls may launch; 0: they launch nothing",
     )
+
+    @property
+    def auto_thresholds(self) -> AutoThresholds:
+        return AutoThresholds(self.auto_pool_per_hour, self.auto_pool_backlog, self.auto_quiet_seconds)
 
     @property
     def launches(self) -> bool:
@@ -78,6 +96,8 @@ class PoolSettings(FromEnv):
         positive_fields = ("max_workers", "jobs_per_worker", "boot_timeout_seconds", "stale_record_seconds")
         require(self, positive, "positive", *positive_fields, "warm_per_minute", "boot_seconds_estimate")
         require(self, at_least_zero, "0 (no cap) or more", "daily_instance_hours", "anonymous_instance_hours")
+        require(self, positive, "positive", "auto_pool_per_hour", "auto_pool_backlog")
+        require(self, at_least_zero, "0 or more", "auto_quiet_seconds")
         if not self.instance_types:
             raise SettingsError("the pool needs at least one instance type (DARKROOM_INSTANCE_TYPES)")
 
