@@ -32,7 +32,7 @@ class StackSpec:
     generated_bucket_name: bool = False  # on AWS: darkroom-ACCOUNT-REGION instead of aws.bucket
     webhook_secret_parameter: str = "/darkroom/webhook-secret"  # an SSM SecureString the operator creates
     function_image: str = ""  # the worker image's lambda target in ECR; empty: no Lambda tier
-    function_memory_mb: int = 10240  # Lambda's CPU comes with its memory
+    function_memory_mb: int = 4096  # Lambda's CPU comes with its memory
     function_reserved_concurrency: int = 4  # the Lambda tier's cost cap
     mapping: EventSourceSettings = field(default_factory=EventSourceSettings)
 

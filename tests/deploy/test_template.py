@@ -10,6 +10,7 @@ from typing import Any
 from darkroom.deploy.cloudformation import OUTPUT_VARIABLES
 from darkroom.deploy.spec import EXPIRE_AFTER_DAYS, LEASE_SECONDS, MAX_RECEIVES, StackSpec
 from darkroom.local.aws import create_resources
+from darkroom.simulate.tables import load_defaults
 from jobs.settings import AwsSettings
 from pool.settings import EventSourceSettings, PoolSettings
 from tests.deploy.conftest import ROOT
@@ -43,6 +44,7 @@ def test_parameter_defaults_are_darkrooms_own_defaults(template: dict[str, Any])
     assert default(template, "MappingBatchingWindow") == str(mapping.batching_window_seconds)
     assert default(template, "MappingMaxConcurrency") == str(mapping.max_concurrency)
     assert default(template, "FunctionMemory") == str(spec.function_memory_mb)
+    assert spec.function_memory_mb == load_defaults().value("lambda", "memory_mb")  # what the simulator prices
     assert default(template, "FunctionReservedConcurrency") == str(spec.function_reserved_concurrency)
     # SQS refuses a mapping whose function may outlive the queue's visibility timeout
     assert int(default(template, "FunctionTimeout")) <= int(default(template, "VisibilityTimeout"))
