@@ -65,7 +65,7 @@ class PoolSettings(FromEnv):
     )
     auto_pool_per_hour: float = setting(
         "DARKROOM_AUTO_POOL_PER_HOUR",
-        500.0,
+        839.0,
         "with DARKROOM_TIER=auto, arrivals an hour from which spot workers serve (`darkroom simulate` recommends it)",
     )
     auto_pool_backlog: int = setting(
