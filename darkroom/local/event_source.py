@@ -92,6 +92,8 @@ class EventSourceMapping:
         self.arn = sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.stopping = threading.Event()
         self.invocations = 0
+        self.in_flight = 0  # invocations running now
+        self._count = threading.Lock()
 
     def receive_batch(self) -> list[MessageTypeDef]:
         """Up to batch_size messages: the first long poll, then more until the batch is full or the window ends."""
@@ -118,16 +120,21 @@ class EventSourceMapping:
 
     def invoke(self, handler: Handler, messages: list[MessageTypeDef]) -> list[str]:
         """One invocation; deletes the records not reported as failures and returns the failures' ids."""
-        self.invocations += 1
-        result = handler(
-            event_of(messages, self.arn, self.region), RemainingTime.starting_now(self.settings.timeout_seconds)
-        )
-        failed = {str(item["itemIdentifier"]) for item in result.get("batchItemFailures", [])}
-        done = [m for m in messages if m["MessageId"] not in failed]
-        if done:
-            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
-            self.sqs.delete_message_batch(QueueUrl=self.queue.url, Entries=entries)  # type: ignore[arg-type]
-        return sorted(failed)
+        with self._count:
+            self.invocations += 1
+            self.in_flight += 1
+        try:
+            context = RemainingTime.starting_now(self.settings.timeout_seconds)
+            result = handler(event_of(messages, self.arn, self.region), context)
+            failed = {str(item["itemIdentifier"]) for item in result.get("batchItemFailures", [])}
+            done = [m for m in messages if m["MessageId"] not in failed]
+            if done:
+                entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
+                self.sqs.delete_message_batch(QueueUrl=self.queue.url, Entries=entries)  # type: ignore[arg-type]
+            return sorted(failed)
+        finally:
+            with self._count:
+                self.in_flight -= 1
 
     def poll(self, handler: Handler) -> None:
         """One poller: receive, invoke, settle, until stopped."""
@@ -177,8 +184,11 @@ def main() -> int:
     mapping = EventSourceMapping(sqs, JobQueue.named(sqs, aws.queue), settings, aws.region, wait_seconds)
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        log.info("%s: finishing the invocations in flight", signal.Signals(signum).name)
         mapping.stopping.set()
+        if mapping.in_flight == 0:  # only long polls to wait for: a batch received now returns after its visibility
+            log.info("%s: stopping", signal.Signals(signum).name)
+            raise SystemExit(0)
+        log.info("%s: finishing the invocations in flight", signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
