@@ -25,6 +25,10 @@ from tests.worker.conftest import Parts
 pytestmark = pytest.mark.slow
 
 LEARNED = {"DARKROOM_METHOD": "sid", "DARKROOM_SRGB_METHOD": "sid"}  # both models, not only the classical method
+# torch's CPU convolutions on two threads are not bitwise reproducible from one process to the next (the same
+# DNG through run_pipeline in four processes gave two different JPEGs); on one thread they are, so both
+# sides run on one and any difference left is the tiers' own
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
 def dark_jpeg() -> bytes:
@@ -41,6 +45,7 @@ def env_for(aws: AwsSettings, **extra: str) -> dict[str, str]:
         **EMULATOR_CREDENTIALS,
         **aws.to_env(),
         **LEARNED,
+        **ONE_THREAD,
         "PATH": "/usr/bin:/bin",
         "DARKROOM_IMDS_URL": "",
         "DARKROOM_WAIT_SECONDS": "1",
