@@ -127,10 +127,18 @@ SCHEMAS["Worker"] = {
 }
 SCHEMAS["Pool"] = {
     "type": "object",
-    "required": ["name", "enabled", "max_workers", "queue", "workers"],
+    "required": ["name", "enabled", "tier", "max_workers", "queue", "workers"],
     "properties": {
         "name": {"type": "string"},
-        "enabled": {"type": "boolean", "description": "False with a static worker: nothing is launched."},
+        "enabled": {
+            "type": "boolean",
+            "description": "False with a static worker or the Lambda tier: nothing is launched.",
+        },
+        "tier": {
+            "type": "string",
+            "enum": ["pool", "lambda", "auto"],
+            "description": "Who serves jobs: spot workers, the Lambda function, or whichever traffic calls for.",
+        },
         "max_workers": {"type": "integer", "minimum": 0},
         "queue": {
             "type": "object",

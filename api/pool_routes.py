@@ -41,7 +41,7 @@ def warm() -> Response:
     wait = services().warm_limiter.hit(client_address())
     if wait > 0:
         raise too_many(wait, f"at most {api_settings().pool.warm_per_minute} warm requests a minute from one client")
-    if not api_settings().pool.enabled:
+    if not api_settings().pool.launches:
         return jsonify(pool_document(None, services().queue.depth()))
     view = services().provider.ensure_capacity(warm=True, anonymous=key is None)
     return jsonify(pool_document(view, view.depth, is_operator(access, key)))
@@ -50,7 +50,7 @@ def warm() -> Response:
 @bp.get("/pool")
 def pool() -> Response:
     guard_pool_view()
-    if not api_settings().pool.enabled:
+    if not api_settings().pool.launches:
         return jsonify(pool_document(None, services().queue.depth()))
     view = services().provider.view()
     return jsonify(pool_document(view, view.depth, operator_asks()))
@@ -79,12 +79,20 @@ def pool_document(view: PoolView | None, depth: QueueDepth | None, operator: boo
         "dead_letter": dead_letter_depth(),
     }
     if view is None:
-        return {"name": settings.name, "enabled": False, "max_workers": 0, "queue": queue, "workers": []}
+        return {
+            "name": settings.name,
+            "enabled": False,
+            "tier": settings.tier,
+            "max_workers": 0,
+            "queue": queue,
+            "workers": [],
+        }
     last = view.last_launch
     launch_error = None if last is None else last.error if operator else launch_failure(last)
     return {
         "name": view.name,
         "enabled": True,
+        "tier": settings.tier,
         "max_workers": view.max_workers,
         "queue": queue,
         "workers": [worker.to_dict() if operator else worker.public_dict() for worker in view.workers],

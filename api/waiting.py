@@ -29,7 +29,7 @@ def launch_if_needed(max_age: float | None) -> PoolView | None:
     process's up to that old is reused. A capacity problem never fails the
     request: the job is queued either way, and the next poll tries again.
     """
-    if not api_settings().pool.enabled:
+    if not api_settings().pool.launches:
         return None
     provider = services().provider
     try:

@@ -11,7 +11,8 @@ IMPORT_ALL = """
 import importlib, pkgutil, sys
 package = importlib.import_module({package!r})
 for module in pkgutil.walk_packages(package.__path__, {package!r} + "."):
-    if not module.name.endswith("__main__"):
+    # importing worker.lambda_handler is Lambda's init phase: it reaches AWS and loads the model
+    if not module.name.endswith(("__main__", "lambda_handler")):
         importlib.import_module(module.name)
 print(" ".join(sorted(name for name in sys.modules if name.split(".")[0] in {forbidden!r})))
 """

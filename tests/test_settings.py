@@ -12,7 +12,7 @@ import pytest
 from api.settings import UWSGI_SETTINGS, ApiSettings
 from darkroom.cli.config import markdown
 from jobs.settings import AwsSettings, Setting, SettingsError, settings_of
-from pool.settings import PoolSettings
+from pool.settings import EventSourceSettings, PoolSettings
 from worker.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ SOURCES = ("jobs", "pool", "api", "worker", "darkroom", "bench", "docker", "ami"
 
 
 def declared() -> list[Setting]:
-    return [*settings_of(ApiSettings), *UWSGI_SETTINGS, *settings_of(WorkerSettings)]
+    return [*settings_of(ApiSettings), *UWSGI_SETTINGS, *settings_of(WorkerSettings), *settings_of(EventSourceSettings)]
 
 
 def used_in_code() -> set[str]:

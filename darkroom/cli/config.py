@@ -25,7 +25,7 @@ def sections() -> list[tuple[str, list[tuple[str, str, str]]]]:
     """(title, rows of variable, default, doc) for each part of the system."""
     from api.settings import UWSGI_SETTINGS, ApiSettings
     from jobs.settings import settings_of
-    from pool.settings import PoolSettings
+    from pool.settings import EventSourceSettings, PoolSettings
     from worker.settings import WorkerSettings
 
     api, pool, worker = settings_of(ApiSettings), settings_of(PoolSettings), settings_of(WorkerSettings)
@@ -38,6 +38,7 @@ def sections() -> list[tuple[str, list[tuple[str, str, str]]]]:
         ("The spot pool (the API launches workers)", pool),
         ("uWSGI (read by api/uwsgi.ini)", list(UWSGI_SETTINGS)),
         ("The worker", worker_only),
+        ("The Lambda tier (its event source mapping; the local poller plays it)", settings_of(EventSourceSettings)),
     ]
     return [(title, [(spec.name, spec.shown, spec.doc) for spec in specs]) for title, specs in parts]
 

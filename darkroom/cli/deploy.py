@@ -19,7 +19,7 @@ from pathlib import Path
 from darkroom.cli.commands import Commands, add_command
 from darkroom.deploy.spec import StackSpec
 from jobs.settings import AwsSettings
-from pool.settings import PoolSettings
+from pool.settings import EventSourceSettings, PoolSettings
 
 # darkroom.deploy.cloudformation loads boto3: each command imports it when it runs, so `darkroom --help` stays quick.
 
@@ -47,6 +47,8 @@ def cmd_deploy_up(args: argparse.Namespace) -> int:
         expire_after_days=args.expire_days,
         public_ip=args.public_ip,
         generated_bucket_name=not args.bucket,
+        function_image=args.function_image,
+        mapping=EventSourceSettings.from_env(os.environ),
     )
     try:
         outputs = deploy(cloudformation_client(aws), spec)
@@ -157,6 +159,11 @@ def register(commands: Commands) -> None:
         help="delete photos and results after (default: %(default)s)",
     )
     up.add_argument("--public-ip", action="store_true", help="give workers public addresses (no NAT/endpoints)")
+    up.add_argument(
+        "--function-image",
+        default="",
+        help="the worker image's lambda target in ECR: adds the Lambda tier (DARKROOM_TIER picks who serves)",
+    )
     env = add_command(actions, "env", cmd_deploy_env)
     down = add_command(actions, "down", cmd_deploy_down)
     down.add_argument("--yes", action="store_true", help="really delete")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -49,7 +50,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def stack_config(args: argparse.Namespace) -> StackConfig:
     pool = None
-    if args.workers == 0:
+    if args.workers == 0 and args.tier != "lambda":
         pool = PoolConfig(
             max_workers=args.max_workers,
             boot_seconds=args.boot_seconds,
@@ -62,6 +63,7 @@ def stack_config(args: argparse.Namespace) -> StackConfig:
         moto_port=args.moto_port,
         workers=args.workers,
         pool=pool,
+        tier=args.tier,
         method=args.method,
         from_template=True,
     )
@@ -81,6 +83,8 @@ def up_message(config: StackConfig, emulator_url: str | None) -> str:
 def workers_line(config: StackConfig) -> str:
     """What the person who ran ``darkroom up`` should expect of the workers."""
     pool = config.pool
+    if config.tier == "lambda":
+        return "tier: lambda; the local event source mapping runs each job through the Lambda handler (no instance)"
     if pool is None:
         return f"workers: {config.workers} always on (no spot pool)"
     line = (
@@ -146,6 +150,13 @@ def register(commands: Commands) -> None:
         help="interrupt or kill a random worker this often; 0: never (default: %(default)s)",
     )
     up.add_argument("--method", choices=METHODS, help=f"what the workers run on every input (default: {DEFAULTS})")
+    up.add_argument(
+        "--tier",
+        choices=("pool", "lambda"),
+        default=os.environ.get("DARKROOM_TIER") or stack.tier,  # `DARKROOM_TIER=lambda make run`
+        help="who serves jobs: the spot pool, or the Lambda handler fed by a local event source mapping"
+        " (default: DARKROOM_TIER, else %(default)s)",
+    )
 
     soak = add_command(commands, "soak", cmd_soak, help="load the local stack for a while and report (make soak)")
     soak.add_argument("--seconds", type=float, default=SoakConfig.seconds, help="how long (default: %(default)s)")

@@ -63,6 +63,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         report = run_simulation(SimulateConfig(per_day=per_day, policy=policy, **given))
         print(render(report, everything=args.all), end="\n\n", flush=True)
         reports.append(report)
+    if len(reports) > 1:
+        from darkroom.simulate.tiers import render_auto
+
+        print(render_auto(reports), end="\n\n")
     if args.plot:
         print(f"plot: {save(reports, args.plot)}")
     print(f"wall time: {time.perf_counter() - started:.1f} s")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from jobs.settings import AwsSettings
-from pool.settings import PoolSettings
+from pool.settings import EventSourceSettings, PoolSettings
 
 DEFAULT_STACK = "darkroom"
 LEASE_SECONDS = 60  # the queue's visibility timeout = the workers' lease (worker/settings.py)
@@ -31,6 +31,10 @@ class StackSpec:
     page_origins: tuple[str, ...] = ()  # where the demo page is served: its direct uploads need the bucket's CORS
     generated_bucket_name: bool = False  # on AWS: darkroom-ACCOUNT-REGION instead of aws.bucket
     webhook_secret_parameter: str = "/darkroom/webhook-secret"  # an SSM SecureString the operator creates
+    function_image: str = ""  # the worker image's lambda target in ECR; empty: no Lambda tier
+    function_memory_mb: int = 4096  # Lambda's CPU comes with its memory
+    function_reserved_concurrency: int = 4  # the Lambda tier's cost cap
+    mapping: EventSourceSettings = field(default_factory=EventSourceSettings)
 
     def parameters(self) -> dict[str, str]:
         """The template's parameters, all as text (CloudFormation's own type)."""
@@ -53,4 +57,12 @@ class StackSpec:
             "VpcId": self.vpc_id,
             "AssociatePublicIp": "true" if self.public_ip else "false",
             "WorkerIdleSeconds": str(self.idle_seconds),
+            "FunctionImageUri": self.function_image,
+            "Tier": self.pool.tier,
+            "FunctionMemory": str(self.function_memory_mb),
+            "FunctionTimeout": str(self.mapping.timeout_seconds),
+            "FunctionReservedConcurrency": str(self.function_reserved_concurrency),
+            "MappingBatchSize": str(self.mapping.batch_size),
+            "MappingBatchingWindow": str(self.mapping.batching_window_seconds),
+            "MappingMaxConcurrency": str(self.mapping.max_concurrency),
         }

@@ -105,6 +105,8 @@ class LocalStack:
             self.fleet = Fleet(ec2_client(self.aws), self.fleet_config(pool), self.pool_worker_env(pool)).start()
         for _ in range(self.config.workers):
             self.add_worker()
+        if self.config.tier == "lambda":
+            self.add_event_source()
         self.wait_until_healthy()
 
     def child_env(self, role_env: dict[str, str] | None = None) -> dict[str, str]:
@@ -135,7 +137,7 @@ class LocalStack:
         ini = resources.files("api").joinpath("uwsgi.ini")
         pool, created = self.config.pool, self.resources
         role_env = pool.api_env(created) if pool and created else {"DARKROOM_POOL_ENABLED": "false"}
-        env = self.child_env(role_env)
+        env = self.child_env({**role_env, "DARKROOM_TIER": self.config.tier})
         env["DARKROOM_HTTP"] = f"{self.config.host}:{self.config.api_port}"
         env["DARKROOM_API_PROCESSES"] = str(self.config.api_processes)
         return subprocess.Popen([uwsgi_binary(), "--ini", str(ini)], env=env)
@@ -146,6 +148,15 @@ class LocalStack:
         worker = subprocess.Popen([sys.executable, "-m", "worker"], env=env)
         self.workers.append(worker)
         return worker
+
+    def add_event_source(self) -> subprocess.Popen[bytes]:
+        """The Lambda tier: the local event source mapping, invoking the handler (darkroom/local/event_source.py).
+
+        It runs beside the always-on workers (stopped and watched with them): it launches no instance."""
+        env = self.child_env({"DARKROOM_IMDS_URL": "", "DARKROOM_WORKER_ID": "lambda:local"})
+        poller = subprocess.Popen([sys.executable, "-m", "darkroom.local.event_source"], env=env)
+        self.workers.append(poller)
+        return poller
 
     def wait_until_healthy(self, timeout: float = 60.0) -> None:
         if self.api is None:

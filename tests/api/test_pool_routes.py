@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -180,6 +181,22 @@ def test_a_disabled_pool_never_calls_ec2(aws: AwsSettings) -> None:
     body = client.get("/v1/pool").get_json()
     assert (body["enabled"], body["workers"], body["queue"]["visible"]) == (False, [], 1)
     lock_path(aws.bucket, "darkroom").with_suffix(".warm.sqlite").unlink(missing_ok=True)
+
+
+def test_the_lambda_tier_launches_nothing_and_says_it_serves(pool_world: PoolWorld) -> None:
+    """An enabled pool with DARKROOM_TIER=lambda: the function serves every job, so EC2 is never called."""
+    aws = pool_world.aws
+    session = boto3.session.Session()
+    dead_ec2 = session.client("ec2", region_name="us-east-1", endpoint_url=unreachable().endpoint_url, config=IMPATIENT)
+    settings = ApiSettings(aws=aws, pool=replace(pool_world.pool, tier="lambda"))
+    app = create_app(settings, s3=s3_of(aws), sqs=sqs_of(aws), ec2=dead_ec2)
+    client: FlaskClient = app.test_client()
+    accepted = submit(client, samples.jpeg())
+    assert accepted.status_code == 202 and accepted.get_json()["note"] is None
+    for body in (client.post("/v1/warm").get_json(), client.get("/v1/pool").get_json()):
+        assert (body["tier"], body["enabled"], body["workers"]) == ("lambda", False, [])
+    assert pool_world.instances() == []
+    lock_path(aws.bucket, pool_world.pool.name).with_suffix(".warm.sqlite").unlink(missing_ok=True)
 
 
 def test_an_unreachable_ec2_does_not_fail_a_submit(pool_world: PoolWorld) -> None:

@@ -76,6 +76,9 @@ IAM_ACTIONS = {
     "ec2.describe_instances": {"ec2:DescribeInstances"},
     "ec2.terminate_instances": {"ec2:TerminateInstances"},
 }
+# the Lambda tier runs the worker's code (worker/function.py): the same calls but one, the worker record
+FUNCTION_CALLS = WORKER_CALLS
+LAMBDA_RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}  # Lambda writes the function's logs
 CALL = re.compile(r"\b(s3|sqs|ssm|ec2)\.(?!get_paginator)([a-z_0-9]+)\(")
 PAGINATED = re.compile(r"\b(s3|sqs|ssm|ec2)\.get_paginator\(\"([a-z_0-9]+)\"\)")
 
@@ -110,15 +113,26 @@ def test_the_tables_list_every_call_the_code_makes() -> None:
     assert made >= API_CALLS | WORKER_CALLS, "a row names a call the code no longer makes"
 
 
-@pytest.mark.parametrize(("role", "calls"), [("ApiRole", API_CALLS), ("WorkerRole", WORKER_CALLS)])
+@pytest.mark.parametrize(
+    ("role", "calls"), [("ApiRole", API_CALLS), ("WorkerRole", WORKER_CALLS), ("FunctionRole", FUNCTION_CALLS)]
+)
 def test_each_role_allows_exactly_the_actions_its_calls_need(
     template: dict[str, Any], role: str, calls: set[str]
 ) -> None:
     needed = {action for call in calls for action in IAM_ACTIONS[call]}
-    assert actions(template, role) == needed
+    assert actions(template, role) - LAMBDA_RUNTIME_ACTIONS == needed
 
 
-@pytest.mark.parametrize("role", ["ApiRole", "WorkerRole"])
+def test_the_function_writes_no_worker_record_and_only_its_own_logs(template: dict[str, Any]) -> None:
+    """It keeps its record in memory (worker/function.py): results, status and owed callbacks only."""
+    written = {result_key(JOB_ID), status_key(JOB_ID), webhook_key(JOB_ID)}
+    assert s3_prefixes(template, "FunctionRole", "s3:PutObject") == {key.split("/")[0] + "/" for key in written}
+    assert s3_prefixes(template, "FunctionRole", "s3:GetObject") == s3_prefixes(template, "WorkerRole", "s3:GetObject")
+    (logs,) = [st for st in policy_statements(template, "FunctionRole") if st["Sid"] == "WriteItsOwnLogs"]
+    assert logs["Resource"] == {"Fn::GetAtt": "FunctionLogGroup.Arn"}
+
+
+@pytest.mark.parametrize("role", ["ApiRole", "WorkerRole", "FunctionRole"])
 def test_no_wildcard_actions_and_allow_only(template: dict[str, Any], role: str) -> None:
     for statement in policy_statements(template, role):
         assert statement["Effect"] == "Allow"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 from typing import Any
@@ -133,9 +134,13 @@ def dockerfile_lines(path: Any) -> list[str]:
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
 def test_images_are_pinned_non_root_healthchecked_and_install_dependencies_before_the_source(path: Any) -> None:
     lines = dockerfile_lines(path)
+    stages: set[str] = set()  # FROM an earlier stage of the same file is no base image
     for line in lines:
         if line.startswith("FROM "):
-            image = line.split()[1]
+            image, *alias = line.split()[1:]
+            stages.update(alias[1:] if alias[:1] == ["AS"] else [])
+            if image in stages:
+                continue
             assert re.search(r":\d+\.\d+\.\d+", image), f"unpinned base image {image}"
     assert lines[[i for i, line in enumerate(lines) if line.startswith("USER ")][-1]].startswith("USER 10001")
     assert any(line.startswith("HEALTHCHECK ") for line in lines)
@@ -171,3 +176,15 @@ def test_what_is_deployed_runs_the_codes_default_methods() -> None:
     for path in DEPLOYED:
         for match in METHOD_SETTING.finditer((ROOT / path).read_text()):
             assert match.group(2) == defaults[match.group(1) or ""], f"{path} sets {match.group(0)}"
+
+
+def test_the_lambda_target_runs_the_workers_handler_through_the_runtime_interface_client() -> None:
+    """One image, two entry points: the `lambda` stage's command names a handler that exists."""
+    text = (ROOT / "docker" / "worker.Dockerfile").read_text()
+    stage = text.split("AS lambda", 1)[1].split("\nFROM ", 1)[0]
+    assert 'ENTRYPOINT ["python", "-m", "awslambdaric"]' in stage
+    (command,) = re.findall(r'CMD \["([\w.]+)"\]', stage)
+    module, function = command.rsplit(".", 1)
+    source = ROOT / (module.replace(".", "/") + ".py")  # read, not imported: importing it loads the model
+    assert function in {node.name for node in ast.parse(source.read_text()).body if isinstance(node, ast.FunctionDef)}
+    assert text.rstrip().splitlines()[-1].startswith("ENTRYPOINT") and "AS worker" in text  # the default: EC2's

@@ -10,8 +10,9 @@ from typing import Any
 from darkroom.deploy.cloudformation import OUTPUT_VARIABLES
 from darkroom.deploy.spec import EXPIRE_AFTER_DAYS, LEASE_SECONDS, MAX_RECEIVES, StackSpec
 from darkroom.local.aws import create_resources
+from darkroom.simulate.tables import load_defaults
 from jobs.settings import AwsSettings
-from pool.settings import PoolSettings
+from pool.settings import EventSourceSettings, PoolSettings
 from tests.deploy.conftest import ROOT
 from worker.settings import WorkerSettings
 
@@ -36,6 +37,18 @@ def test_parameter_defaults_are_darkrooms_own_defaults(template: dict[str, Any])
     assert default(template, "WorkerIdleSeconds") == str(int(worker.idle_seconds))
     assert default(template, "MaxReceiveCount") == str(MAX_RECEIVES)
     assert default(template, "ExpireAfterDays") == str(EXPIRE_AFTER_DAYS)
+    mapping, spec = EventSourceSettings(), StackSpec(ami_id="ami-0123456789abcdef0", vpc_id="vpc-01234567")
+    assert default(template, "Tier") == pool.tier
+    assert default(template, "FunctionTimeout") == str(mapping.timeout_seconds)
+    assert default(template, "MappingBatchSize") == str(mapping.batch_size)
+    assert default(template, "MappingBatchingWindow") == str(mapping.batching_window_seconds)
+    assert default(template, "MappingMaxConcurrency") == str(mapping.max_concurrency)
+    assert default(template, "FunctionMemory") == str(spec.function_memory_mb)
+    assert spec.function_memory_mb == load_defaults().value("lambda", "memory_mb")  # what the simulator prices
+    assert default(template, "FunctionReservedConcurrency") == str(spec.function_reserved_concurrency)
+    # SQS refuses a mapping whose function may outlive the queue's visibility timeout
+    assert int(default(template, "FunctionTimeout")) <= int(default(template, "VisibilityTimeout"))
+    assert mapping.max_concurrency <= spec.function_reserved_concurrency
     # the tests' and `darkroom up`'s directly made resources use the same numbers
     signature = inspect.signature(create_resources).parameters
     assert signature["visibility_timeout"].default == LEASE_SECONDS
@@ -117,3 +130,23 @@ def test_the_ami_parameter_is_an_image_parameter_the_api_reads(template: dict[st
     parameter = template["Resources"]["WorkerAmiParameter"]["Properties"]
     assert parameter["Name"] == {"Ref": "AmiParameterName"}
     assert parameter["DataType"] == "aws:ec2:image"
+
+
+def test_the_function_runs_the_worker_image_fed_by_the_job_queue_with_partial_batch_failures(
+    template: dict[str, Any],
+) -> None:
+    lambda_tier = {"FunctionRole", "FunctionLogGroup", "Function", "FunctionEventSource"}
+    assert {template["Resources"][name]["Condition"] for name in lambda_tier} == {"HasFunction"}  # no image: none
+    function = template["Resources"]["Function"]["Properties"]
+    assert function["PackageType"] == "Image" and function["Code"] == {"ImageUri": {"Ref": "FunctionImageUri"}}
+    assert (function["MemorySize"], function["Timeout"]) == ({"Ref": "FunctionMemory"}, {"Ref": "FunctionTimeout"})
+    assert function["ReservedConcurrentExecutions"] == {"Ref": "FunctionReservedConcurrency"}  # the cost cap
+    assert function["Role"] == {"Fn::GetAtt": "FunctionRole.Arn"}
+    env = function["Environment"]["Variables"]
+    assert env["DARKROOM_IMDS_URL"] == "" and env["DARKROOM_LEASE_SECONDS"] == {"Ref": "VisibilityTimeout"}
+    mapping = template["Resources"]["FunctionEventSource"]["Properties"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": "JobQueue.Arn"}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "MappingMaxConcurrency"}}
+    # its dead-letter path is the job queue's own redrive, as for the spot workers
+    assert "deadLetterTargetArn" in template["Resources"]["JobQueue"]["Properties"]["RedrivePolicy"]

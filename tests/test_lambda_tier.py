@@ -1,0 +1,108 @@
+"""The Lambda tier: the local event source mapping against a real moto queue, and the whole stack with
+DARKROOM_TIER=lambda (what `DARKROOM_TIER=lambda make run` starts): the handler serves, no instance is launched."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+import requests
+
+from darkroom.dng import synthetic_dark_dng
+from darkroom.local.aws import free_port
+from darkroom.local.config import StackConfig
+from darkroom.local.event_source import EventSourceMapping, RemainingTime
+from darkroom.local.stack import LocalStack
+from jobs.aws import ec2_client, s3_client, sqs_client
+from jobs.message import InputKind
+from jobs.queue import JobQueue
+from jobs.settings import AwsSettings
+from jobs.status import JobState
+from jobs.store import JobStore
+from pool.settings import EventSourceSettings
+from tests.test_e2e import poll, submit
+from tests.worker.conftest import Parts, dark_jpeg
+from tests.worker.test_function import function_of
+
+
+def mapping_of(aws: AwsSettings, **settings: int) -> EventSourceMapping:
+    sqs = sqs_client(aws)
+    return EventSourceMapping(sqs, JobQueue.named(sqs, aws.queue), EventSourceSettings(**settings), aws.region, 1)
+
+
+def test_a_batch_is_gathered_in_its_window_and_only_the_reported_failure_stays(aws: AwsSettings) -> None:
+    parts = Parts.of(aws)
+    for _ in range(3):
+        parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
+    mapping = mapping_of(aws, batch_size=5, batching_window_seconds=2)
+    batches: list[list[str]] = []
+
+    def failing_the_second(event: Mapping[str, Any], context: RemainingTime) -> dict[str, Any]:
+        records = event["Records"]
+        batches.append([r["messageId"] for r in records])
+        return {"batchItemFailures": [{"itemIdentifier": records[1]["messageId"]}]}
+
+    messages = mapping.receive_batch()
+    assert len(messages) == 3  # one invocation for all three, gathered within the window
+    assert mapping.invoke(failing_the_second, messages) == [batches[0][1]]
+    depth = parts.queue.depth()
+    assert (depth.visible, depth.in_flight) == (0, 1)  # the two others were deleted; the failure waits
+
+
+def test_the_mapping_runs_jobs_through_the_handler_at_most_its_concurrency_at_once(aws: AwsSettings) -> None:
+    parts = Parts.of(aws)
+    ids = [parts.submit(dark_jpeg(), "jpg", InputKind.SRGB) for _ in range(4)]
+    mapping = mapping_of(aws, batch_size=1, max_concurrency=2)
+    functions = [function_of(parts) for _ in range(2)]
+    thread = threading.Thread(target=mapping.run, args=([f.handle for f in functions],), daemon=True)
+    thread.start()
+    for job_id in ids:
+        for _ in range(600):
+            if parts.status(job_id).state is JobState.DONE:
+                break
+            threading.Event().wait(0.1)
+    mapping.stopping.set()
+    thread.join()
+    assert [parts.status(job_id).state for job_id in ids] == [JobState.DONE] * 4
+    assert mapping.invocations == 4 and sum(f.runner.done for f in functions) == 4
+    assert parts.queue.depth().visible + parts.queue.depth().in_flight == 0
+
+
+@pytest.fixture(scope="module")
+def lambda_stack() -> Iterator[LocalStack]:
+    suffix = uuid.uuid4().hex[:8]
+    config = StackConfig(
+        aws=AwsSettings(bucket=f"darkroom-{suffix}", queue=f"jobs-{suffix}", dead_letter_queue=f"dlq-{suffix}"),
+        api_port=free_port(),
+        moto_port=free_port(),
+        method="baseline",
+        tier="lambda",
+        api_processes=2,
+        wait_seconds=1,
+        from_template=True,  # as `darkroom up` deploys it
+    )
+    stack = LocalStack(config)
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.mark.slow
+def test_with_the_lambda_tier_the_handler_serves_a_job_and_no_instance_is_launched(lambda_stack: LocalStack) -> None:
+    before = instance_ids(lambda_stack.aws)  # moto's state is shared by the session's servers
+    job = submit(lambda_stack, synthetic_dark_dng(256, 384), "dark.dng")
+    status = poll(lambda_stack, job["id"], {"done", "failed"})
+    assert status["status"] == "done", status
+    stored = JobStore(s3_client(lambda_stack.aws), lambda_stack.aws.bucket).read_status(job["id"])
+    assert stored is not None and stored.worker == "lambda:local"  # the handler, not a worker process
+    pool = requests.get(f"{lambda_stack.config.api_url}/v1/pool", timeout=10).json()
+    assert (pool["tier"], pool["enabled"], pool["workers"]) == ("lambda", False, [])
+    assert instance_ids(lambda_stack.aws) == before
+
+
+def instance_ids(aws: AwsSettings) -> set[str]:
+    reservations = ec2_client(aws).describe_instances()["Reservations"]
+    return {i["InstanceId"] for r in reservations for i in r["Instances"]}
