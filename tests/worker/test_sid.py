@@ -212,3 +212,10 @@ def test_the_default_worker_runs_sid_on_raw_and_baseline_on_jpeg() -> None:
     enhancer = load_enhancer(ModelChoice(device="cpu"))
     assert isinstance(enhancer, ByKind)
     assert isinstance(enhancer.raw, SidEnhancer) and isinstance(enhancer.srgb, Baseline)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_cpu_runner_uses_bf16_exactly_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    """No timing decides (a quick one on a small input picked fp32 on native-bf16 CPUs about half the time)."""
+    monkeypatch.setattr("worker.models.enhance.native_cpu_bf16", lambda: native)
+    assert ModelRunner(small_model()).bf16 is native

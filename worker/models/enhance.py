@@ -3,10 +3,12 @@
 Inference is set up once, at worker start: the model in eval mode and
 channels-last (1.5-1.9x faster than NCHW on CPU), ``torch.inference_mode``,
 in-place activations, and bf16
-autocast where it pays: always on a GPU that supports it; on a CPU only if a
-quick measurement says it is faster (CPUs without native bf16 emulate it and
-are slower: measured 1.8x slower on this project's AVX-512 CPUs without
-AVX512_BF16; see BENCHMARKS.md). Frames beyond a pixel budget run in
+autocast where it pays: always on a GPU that supports it; on a CPU where it
+is native (AVX512_BF16 or AMX: 2.3x faster than fp32 channels-last on a full
+frame on an AMD EPYC with AVX512_BF16). CPUs without native bf16 emulate it
+and are slower (1.8x slower on AVX-512 CPUs without AVX512_BF16); see
+BENCHMARKS.md. A quick timing on a 128x128 input used to decide, and on the
+native-bf16 EPYC it picked fp32 about as often as bf16, so it is gone. Frames beyond a pixel budget run in
 overlapping tiles whose stitched output equals the one-pass output (see
 ``tiling``), which keeps a full Sony frame (or bigger) under 2 GB.
 
@@ -19,7 +21,6 @@ inputs but no faster than plain fp32 NCHW on full-frame windows, and
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Literal
 
@@ -44,20 +45,6 @@ def _window_budget(device: torch.device) -> int:
     return max(MAX_WINDOW_PIXELS, int(free * 0.5 / GPU_BYTES_PER_PIXEL))
 
 
-def _bf16_is_faster(model: SID, channels: int) -> bool:
-    """Time one fp32 and one bf16 pass on a small input, after a warm-up of each."""
-    x = torch.rand(1, channels, 128, 128).contiguous(memory_format=torch.channels_last)
-    seconds = {}
-    with torch.inference_mode():
-        for bf16 in (False, True):
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                model(x)
-                started = time.perf_counter()
-                model(x)
-                seconds[bf16] = time.perf_counter() - started
-    return seconds[True] < 0.9 * seconds[False]
-
-
 class ModelRunner:
     """One network, ready for inference: (C, h, w) array in, clipped float32 (h*bs, w*bs, 3) out."""
 
@@ -77,8 +64,8 @@ class ModelRunner:
         if precision == "auto":
             if self.device.type == "cuda":
                 self.bf16 = torch.cuda.is_bf16_supported()
-            else:  # without native bf16 it is emulated, and slower: no need to measure
-                self.bf16 = native_cpu_bf16() and _bf16_is_faster(self.model, model.config.in_channels)
+            else:  # native bf16 (AVX512_BF16, AMX) is 2.3x faster on a full frame; emulated, 2x slower
+                self.bf16 = native_cpu_bf16()
         else:
             self.bf16 = precision == "bf16"
 
