@@ -7,10 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests.training.test_gpu_run import ABSENT_ON_THE_GPU_BOX
-from training.gpu_bench import benchmark, peak_tflops
+from training.gpu_bench import PEAK_TFLOPS, benchmark, peak_tflops
+
+H100 = PEAK_TFLOPS["H100"]
 
 
 def test_the_gpu_bench_writes_its_json_report_without_the_projects_other_packages(tmp_path: Path) -> None:
@@ -24,7 +27,7 @@ def test_the_gpu_bench_writes_its_json_report_without_the_projects_other_package
     assert result.returncode == 0, result.stderr[-3000:]
 
     report = json.loads(out.read_text())
-    assert report["device"] == "cpu" and report["peak_tflops"] is None
+    assert report["device"] == "cpu" and report["peak_tflops"] is None and report["frame_ms_at_peak"] is None
     assert abs(report["frame_tflop"] - 1.12) < 0.01
     assert report["rows"][0]["ms"] > 0 and report["rows"][0]["tflops"] >= 0
     assert report["best_full_frame"] is None  # the quick run times a small case only
@@ -36,6 +39,15 @@ def test_the_gpu_bench_writes_its_json_report_without_the_projects_other_package
 def test_a_spent_time_box_skips_the_remaining_rows() -> None:
     rows = benchmark(torch.device("cpu"), quick=True, seconds=0.0)["rows"]
     assert rows[0]["skipped"].startswith("time box") and "ms" not in rows[0]
+
+
+def test_each_row_gets_its_share_of_the_published_peak(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on an H100: a full frame (1.12 TFLOP) at 989 bf16 TFLOP/s takes 1.13 ms, the floor any variant approaches."""
+    monkeypatch.setattr("training.gpu_bench.peak_tflops", lambda name: H100)
+    report = benchmark(torch.device("cpu"), quick=True, seconds=60.0)
+    assert report["frame_ms_at_peak"]["bf16"] == pytest.approx(1.13, abs=0.01)
+    row = report["rows"][0]
+    assert row["share_of_peak"] == pytest.approx(row["tflops"] / 67, abs=0.001)  # the quick row is fp32
 
 
 def test_the_share_of_peak_uses_the_published_figure_of_the_right_variant() -> None:

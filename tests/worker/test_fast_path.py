@@ -3,8 +3,10 @@
 Fast path: channels-last, ``inference_mode``, in-place activations, precision
 chosen for the CPU (fp32 unless it has native bf16), tiles planned under a
 memory budget. Plain: the same weights, fp32 NCHW eager under ``no_grad``,
-one pass. Tolerance: 1e-4 max absolute difference on the [0, 1] output, far
-below one 8-bit level (3.9e-3); measured differences are below 1e-6.
+one pass. Tolerance in fp32: 1e-4 max absolute difference on the [0, 1]
+output, far below one 8-bit level (3.9e-3); measured differences are below
+1e-6. In bf16 (CPUs with AVX512_BF16 or AMX): two 8-bit levels at most,
+measured 5.3e-3, and 1e-3 on average.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from worker.models.tiling import plan_tiles
 
 MODELS = Path(__file__).resolve().parents[2] / "worker" / "models"
 TOLERANCE = 1e-4
+BF16_TOLERANCE = 2 / 255
 
 
 def plain_fp32(path: Path, planes: np.ndarray) -> np.ndarray:
@@ -42,4 +45,8 @@ def test_the_fast_path_matches_plain_fp32_eager(weights: str, channels: int) -> 
     fast = runner(planes)
     plain = plain_fp32(MODELS / weights, planes)
     assert fast.shape == plain.shape == (300, 806, 3)
-    assert float(np.abs(fast - plain).max()) <= TOLERANCE
+    difference = np.abs(fast - plain)
+    if runner.bf16:
+        assert float(difference.max()) <= BF16_TOLERANCE and float(difference.mean()) <= 1e-3
+    else:
+        assert float(difference.max()) <= TOLERANCE
