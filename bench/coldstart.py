@@ -6,7 +6,8 @@ read from the worker's own log lines as they arrive. The interpreter's own
 start (``python -c pass``) is measured in the same run and subtracted, as the
 target excludes it. Baseline: the worker with the classical method (no torch
 at all); darkroom's learned method must load two models and warm them up, on
-torch or on ONNX Runtime (``DARKROOM_ENGINE``), whose worker never imports torch.
+torch, on ONNX Runtime or on OpenVINO (``DARKROOM_ENGINE``); on the last two the
+worker never imports torch.
 """
 
 from __future__ import annotations
@@ -37,16 +38,19 @@ METHOD_ENV = {
     "baseline": {"DARKROOM_METHOD": "baseline", "DARKROOM_SRGB_METHOD": "baseline"},
     "sid": {**SID_BOTH, "DARKROOM_ENGINE": "torch"},
     "sid-onnxruntime": {**SID_BOTH, "DARKROOM_ENGINE": "onnxruntime"},
+    "sid-openvino": {**SID_BOTH, "DARKROOM_ENGINE": "openvino"},
 }
 IMPORTS = {
     "baseline": "",
     "sid": "; import worker.models.enhance",
-    "sid-onnxruntime": "; import worker.models.ort, onnxruntime, onnx",
+    "sid-onnxruntime": "; import worker.models.onnx_graph, onnxruntime, onnx",
+    "sid-openvino": "; import worker.models.onnx_graph, openvino, onnx",
 }
 LABELS = {
     "baseline": "baseline (classical, no torch)",
     "sid": "sid on torch (both models loaded and warmed up)",
     "sid-onnxruntime": "sid on onnxruntime (both models built and warmed up; torch never imported)",
+    "sid-openvino": "sid on openvino (both models built, compiled and warmed up; torch never imported)",
 }
 
 
@@ -163,7 +167,8 @@ def run(quick: bool = False) -> list[Table]:
         table.add(LABELS[method], imports, ready, done, f"{ready / base_ready:.2f}x")
     table.notes.append(
         f"installed, with what they require (numpy aside): torch {installed_mb(('torch',)):.0f} MB; "
-        f"onnxruntime + onnx {installed_mb(('onnxruntime', 'onnx')):.0f} MB"
+        f"onnxruntime + onnx {installed_mb(('onnxruntime', 'onnx')):.0f} MB; "
+        f"openvino + onnx {installed_mb(('openvino', 'onnx')):.0f} MB"
     )
     table.notes.append("target: ready within 3 s of process start on CPU, excluding the interpreter's own start")
     return [table]

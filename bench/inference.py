@@ -25,14 +25,15 @@ from bench.common import Table, machine, median_seconds, peak_rss_mb, ratio, run
 
 MODELS = Path(__file__).resolve().parents[1] / "worker" / "models"
 INPUTS = {"raw": ("sid-raw.safetensors", (4, 1416, 2120)), "jpeg": ("sid-srgb.safetensors", (12, 432, 576))}
-CPU_VARIANTS = ("plain", "channels-last", "bf16", "darkroom", "onnxruntime")
+CPU_VARIANTS = ("plain", "channels-last", "bf16", "darkroom", "onnxruntime", "openvino")
 GPU_VARIANTS = ("plain-cuda", "darkroom-cuda", "darkroom-cuda-compiled")
 LABELS = {
     "plain": "plain fp32 NCHW eager, one pass (baseline)",
     "channels-last": "fp32 channels-last, inference_mode, one pass",
     "bf16": "bf16 autocast, channels-last, one pass",
     "darkroom": "darkroom: ModelRunner, torch engine (channels-last, precision auto, tiled under budget)",
-    "onnxruntime": "darkroom: OrtRunner, onnxruntime engine (fp32, CPU provider, tiled under budget)",
+    "onnxruntime": "darkroom: GraphRunner, onnxruntime engine (fp32, CPU provider, tiled under budget)",
+    "openvino": "darkroom: GraphRunner, openvino engine (CPU plugin, its default precision, tiled under budget)",
     "plain-cuda": "plain fp32 NCHW eager on the GPU (baseline)",
     "darkroom-cuda": "darkroom: ModelRunner on the GPU (bf16, channels-last, cudnn.benchmark)",
     "darkroom-cuda-compiled": "darkroom + torch.compile (max-autotune, CUDA graphs)",
@@ -48,10 +49,10 @@ def planes_for(kind: str) -> np.ndarray:
 
 def variant_runner(variant: str, kind: str) -> Callable[[np.ndarray], np.ndarray]:
     """The function under test: planes in, (H, W, 3) float32 in [0, 1] out."""
-    if variant == "onnxruntime":  # no torch in this process
-        from worker.models.ort import OrtRunner
+    if variant in ("onnxruntime", "openvino"):  # no torch in this process
+        from worker.models.onnx_graph import GraphRunner
 
-        return OrtRunner.from_checkpoint(MODELS / INPUTS[kind][0], "srgb" if kind == "jpeg" else "raw")
+        return GraphRunner.from_checkpoint(MODELS / INPUTS[kind][0], "srgb" if kind == "jpeg" else "raw", variant)
     import torch
 
     from worker.models.checkpoint import load_model
@@ -157,7 +158,7 @@ def run(quick: bool = False) -> list[Table]:
                 table.add(label, medians[variant], first, ratio(medians[variant], base), peak, f"{diff:.1e}")
             if not cuda:
                 table.notes.append("GPU variants skipped: no CUDA")
-            table.notes.append(f"CPU: {cpu_features()}; onnxruntime {onnxruntime_version()}")
+            table.notes.append(f"CPU: {cpu_features()}; {versions('onnxruntime', 'openvino')}")
             table.notes.append("target (CPU, full frame): at most 0.5x the plain fp32 time, peak under 2 GB")
             tables.append(table)
     return tables
@@ -173,13 +174,16 @@ def cpu_features() -> str:
     return f"{vector}, {bf16}"
 
 
-def onnxruntime_version() -> str:
+def versions(*names: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        return version("onnxruntime")
-    except PackageNotFoundError:
-        return "not installed"
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} not installed")
+    return ", ".join(found)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,10 +29,10 @@ def child(engine: str, tiled: bool) -> dict[str, Any]:
     planes = planes_for("raw")
     budget = MAX_WINDOW_PIXELS if tiled else ONE_PASS
     if engine == "onnxruntime":
-        from worker.models.ort import OrtRunner, load_arrays
+        from worker.models.onnx_graph import GraphRunner, load_arrays
 
         weights, config, _ = load_arrays(MODELS / "sid-raw.safetensors")
-        runner = OrtRunner(config, weights, max_window_pixels=budget)
+        runner = GraphRunner(config, weights, max_window_pixels=budget)
         started = time.perf_counter()
         runner(planes)
         return {"seconds": time.perf_counter() - started, "peak_mb": peak_rss_mb(), "ops": {}}
@@ -63,7 +63,7 @@ def run(quick: bool = False) -> list[Table]:
         "Tiles on the CPU: full Sony frame (packed 4x1416x2120), windows under the budget against one pass",
         machine(),
         f"shipped RAW weights, fp32; torch: ModelRunner under torch.profiler, median of {rounds['torch']} fresh "
-        f"processes; onnxruntime: OrtRunner, median of {rounds['onnxruntime']}; CPU: {cpu_features()}",
+        f"processes; onnxruntime: GraphRunner, median of {rounds['onnxruntime']}; CPU: {cpu_features()}",
         ["engine", "how", "seconds", "vs one pass", "peak MB"],
     )
     for engine in rounds:

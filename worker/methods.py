@@ -5,7 +5,7 @@
 (``worker/models/README.md``): a learned model is the default for its kind
 only once it beats ``baseline`` there. Torch is imported only when a learned
 model is asked for, and not
-even then on the ONNX Runtime engine (``DARKROOM_ENGINE``).
+even then on the ONNX Runtime or OpenVINO engines (``DARKROOM_ENGINE``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from worker.models.enhancers import Engine
 
 log = logging.getLogger(__name__)
-NATIVE_BF16 = {"avx512_bf16", "amx_tile"}  # /proc/cpuinfo flags: where torch's bf16 autocast beats fp32
+NATIVE_BF16 = {"avx512_bf16", "amx_tile"}  # /proc/cpuinfo flags: where bf16 beats fp32
+GRAPH_ENGINES = ("onnxruntime", "openvino")  # optional: ONNX graphs on the CPU, no torch
+EXTRAS = {"onnxruntime": "onnx", "openvino": "openvino"}  # pip install darkroom[...]
 
 __all__ = ["METHODS", "ModelChoice", "load_enhancer"]
 
@@ -40,8 +42,8 @@ def load_enhancer(choice: ModelChoice, s3: S3Client | None = None) -> Enhancer:
         return Baseline()
     from worker.models.enhancers import SidEnhancer, SrgbEnhancer
 
-    engine = pick_engine(choice.engine, choice.device, cpu_flags(), onnxruntime_installed())
-    if engine == "onnxruntime":
+    engine = pick_engine(choice.engine, choice.device, cpu_flags(), installed_engines())
+    if engine != "torch":
         device = "cpu"
     else:
         from worker.models.device import pick_device
@@ -68,22 +70,22 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
     return set()
 
 
-def onnxruntime_installed() -> bool:
-    return importlib.util.find_spec("onnxruntime") is not None
+def installed_engines() -> set[str]:
+    """The optional engines whose package is installed."""
+    return {name for name in GRAPH_ENGINES if importlib.util.find_spec(name) is not None}
 
 
-def pick_engine(engine: str, device: str, flags: set[str], has_onnxruntime: bool) -> Engine:
-    """What runs the networks. ``auto``: ONNX Runtime on a CPU without native bf16, where it is installed
-    (faster there on both networks: BENCHMARKS.md); torch on a GPU and on CPUs with AVX512_BF16 or AMX,
-    where bf16 autocast pays. The GPU is looked for without torch (the NVIDIA driver's device file)."""
-    if engine == "onnxruntime":
-        if not has_onnxruntime:
-            raise ValueError("DARKROOM_ENGINE=onnxruntime needs onnxruntime: pip install darkroom[onnx]")
+def pick_engine(engine: str, device: str, flags: set[str], installed: set[str]) -> Engine:
+    """What runs the networks. ``auto``, on a CPU: OpenVINO where bf16 is native (AVX512_BF16, AMX; its bf16
+    beats torch's there), ONNX Runtime elsewhere (its fp32 beats torch's), each where installed, else torch;
+    torch on a GPU, which is looked for without torch (the NVIDIA driver's device file). BENCHMARKS.md."""
+    if engine in GRAPH_ENGINES:
+        if engine not in installed:
+            raise ValueError(f"DARKROOM_ENGINE={engine} needs {engine}: pip install darkroom[{EXTRAS[engine]}]")
         if device not in ("auto", "cpu"):
-            raise ValueError(f"DARKROOM_ENGINE=onnxruntime runs on the CPU, not DARKROOM_DEVICE={device!r}")
-        return "onnxruntime"
-    if engine == "torch" or not has_onnxruntime or device not in ("auto", "cpu"):
+            raise ValueError(f"DARKROOM_ENGINE={engine} runs on the CPU, not DARKROOM_DEVICE={device!r}")
+        return "onnxruntime" if engine == "onnxruntime" else "openvino"
+    if engine == "torch" or device not in ("auto", "cpu") or (device == "auto" and Path("/dev/nvidia0").exists()):
         return "torch"
-    if device == "auto" and Path("/dev/nvidia0").exists():
-        return "torch"
-    return "torch" if flags & NATIVE_BF16 else "onnxruntime"
+    preferred: list[Engine] = ["openvino"] if flags & NATIVE_BF16 else ["onnxruntime", "openvino"]
+    return next((name for name in preferred if name in installed), "torch")

@@ -21,7 +21,7 @@ from jobs.webhook import WebhookSettings
 
 DEFAULT_IMDS_URL = "http://169.254.169.254"
 METHODS = ("sid", "baseline")
-ENGINES = ("auto", "torch", "onnxruntime")
+ENGINES = ("auto", "torch", "onnxruntime", "openvino")
 DEFAULTS = "sid on RAW, baseline on JPEG/PNG, as the model card says"
 MODEL_CACHE = "~/.cache/darkroom/models"
 MAX_WAIT_SECONDS = 20  # SQS's longest long poll
@@ -55,8 +55,8 @@ class ModelChoice(FromEnv):
     engine: str = setting(
         "DARKROOM_ENGINE",
         "auto",
-        "what runs sid: auto (onnxruntime on a CPU without native bf16 when installed, else torch), torch "
-        "or onnxruntime (CPU only; pip install darkroom[onnx])",
+        "what runs sid: auto (on a CPU: openvino where bf16 is native, onnxruntime elsewhere, when installed; "
+        "else torch), torch, onnxruntime or openvino (CPU only; pip install darkroom[onnx] or darkroom[openvino])",
     )
     cache_dir: Path = setting(
         "DARKROOM_MODEL_CACHE",

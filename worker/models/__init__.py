@@ -5,7 +5,7 @@
 - ``checkpoint``: safetensors weights with their config; pickle-free training state.
 - ``tiling``: overlapping tiles whose output equals a single pass.
 - ``enhancers``: ``SidEnhancer``, ``SrgbEnhancer`` (the ``Enhancer`` protocol), on either engine:
-  ``enhance.ModelRunner`` (PyTorch) or ``ort.OrtRunner`` (ONNX Runtime, no torch).
+  ``enhance.ModelRunner`` (PyTorch) or ``ort.GraphRunner`` (ONNX Runtime, no torch).
 
 Names are loaded on first use (PEP 562), so importing an enhancer or the
 ONNX Runtime path does not import torch.

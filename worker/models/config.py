@@ -1,7 +1,7 @@
 """What a shipping checkpoint says about its network, readable without PyTorch.
 
 The config dataclass, the kinds and the header check live here so that the
-ONNX Runtime path (``worker.models.ort``) can rebuild a network from a
+ONNX Runtime path (``worker.models.onnx_graph``) can rebuild a network from a
 safetensors file on a worker that never imports torch.
 """
 

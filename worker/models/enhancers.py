@@ -1,9 +1,9 @@
 """The learned enhancers: SID for RAW, its sRGB sibling for JPEG/PNG (both implement ``Enhancer``).
 
 Each wraps a runner, whichever engine runs the network: ``ModelRunner``
-(PyTorch, ``worker.models.enhance``) or ``OrtRunner`` (ONNX Runtime,
-``worker.models.ort``). This module imports neither, so a worker on the
-ONNX Runtime path never loads torch.
+(PyTorch, ``worker.models.enhance``) or ``GraphRunner`` (an ONNX graph on
+ONNX Runtime or OpenVINO, ``worker.models.onnx_graph``). This module imports neither,
+so a worker on an ONNX graph never loads torch.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from worker.frames import InputError, RawFrame, SrgbFrame
 from worker.models.config import SIDConfig
 from worker.models.inputs import raw_model_input, srgb_model_input
 
-Engine = Literal["torch", "onnxruntime"]
-ENGINES = ("torch", "onnxruntime")
+Engine = Literal["torch", "onnxruntime", "openvino"]
+ENGINES = ("torch", "onnxruntime", "openvino")
 
 
 class Runner(Protocol):
@@ -41,13 +41,13 @@ def orient(image: np.ndarray, flip: int) -> np.ndarray:
 
 
 def load_runner(path: Path, kind: str, device: str = "cpu", engine: Engine = "torch") -> Runner:
-    """The network of ``kind`` in ``path`` on ``engine``; ONNX Runtime runs on the CPU only."""
-    if engine == "onnxruntime":
+    """The network of ``kind`` in ``path`` on ``engine``; ONNX Runtime and OpenVINO run on the CPU only."""
+    if engine != "torch":
         if device != "cpu":
-            raise ValueError(f"the onnxruntime engine runs on the CPU, not on {device!r}")
-        from worker.models.ort import OrtRunner
+            raise ValueError(f"the {engine} engine runs on the CPU, not on {device!r}")
+        from worker.models.onnx_graph import GraphRunner
 
-        return OrtRunner.from_checkpoint(path, kind)
+        return GraphRunner.from_checkpoint(path, kind, engine)
     from worker.models.enhance import ModelRunner, load_kind
 
     return ModelRunner(load_kind(path, kind), device)

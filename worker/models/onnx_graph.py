@@ -1,4 +1,4 @@
-"""The networks on ONNX Runtime: built from a safetensors file, run on the CPU, no PyTorch imported.
+"""The networks as ONNX graphs on ONNX Runtime or OpenVINO: built from a safetensors file, no PyTorch imported.
 
 ``sid_onnx`` writes the U-Net of ``sid.py`` as an ONNX graph straight from
 the checkpoint's arrays (the same layers in the same order: 3x3 Conv +
@@ -6,16 +6,19 @@ LeakyRelu(0.2), 2x2 MaxPool, 2x2 stride-2 ConvTranspose, Concat, the 1x1
 head and DepthToSpace in TF's "DCR" order, plus the input for the residual
 sRGB model). It is built in memory when a worker starts, so no exported file
 is shipped or kept, and a worker on this path never imports torch (about
-2.5 s of a cold start). The graph takes sides divisible by 16: ``OrtRunner``
+2.5 s of a cold start). The graph takes sides divisible by 16: ``GraphRunner``
 pads each window (reflect, as ``sid.pad_to_multiple``) and crops the result.
 
-Why: on CPUs without native bf16 (AVX2, AVX-512 without AVX512_BF16) ONNX
-Runtime's CPU kernels beat PyTorch's fp32 channels-last on both networks
-(BENCHMARKS.md, inference tables); ``DARKROOM_ENGINE`` picks the engine.
+Two engines run the graph on the CPU (``DARKROOM_ENGINE`` picks one):
+ONNX Runtime's CPU provider (fp32) beats PyTorch's fp32 channels-last on
+both networks, the path of CPUs without native bf16; OpenVINO runs it in
+bf16 on CPUs with AVX512_BF16 or AMX (its default there), faster than
+PyTorch's bf16 (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -106,38 +109,66 @@ def pad_to_multiple(x: np.ndarray, multiple: int = DOWNSAMPLING) -> np.ndarray:
     return padded
 
 
-class OrtRunner:
-    """One network on ONNX Runtime's CPU provider: (C, h, w) array in, clipped float32 (h*bs, w*bs, 3) out."""
+def onnxruntime_session(model: bytes) -> Callable[[np.ndarray], np.ndarray]:
+    """ONNX Runtime's CPU provider, one thread per core."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+
+    def infer(x: np.ndarray) -> np.ndarray:
+        out: np.ndarray = session.run(["y"], {"x": x})[0]
+        return out
+
+    return infer
+
+
+def openvino_session(model: bytes) -> Callable[[np.ndarray], np.ndarray]:
+    """OpenVINO's CPU plugin, in its default precision (bf16 where the CPU has it natively, else fp32)."""
+    import openvino
+
+    core = openvino.Core()
+    compiled = core.compile_model(core.read_model(model), "CPU")
+
+    def infer(x: np.ndarray) -> np.ndarray:
+        out: np.ndarray = compiled(x)[0]  # valid until the next call: forward_tiled copies it out first
+        return out
+
+    return infer
+
+
+SESSIONS = {"onnxruntime": onnxruntime_session, "openvino": openvino_session}
+
+
+class GraphRunner:
+    """One network as an ONNX graph on ``engine`` (CPU): (C, h, w) array in, clipped float32 (h*bs, w*bs, 3) out."""
 
     def __init__(
         self,
         config: SIDConfig,
         weights: dict[str, np.ndarray],
-        threads: int = 0,
+        engine: str = "onnxruntime",
         max_window_pixels: int = MAX_WINDOW_PIXELS,
         margin: int = MARGIN,
     ) -> None:
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads  # 0: one per core
-        model = sid_onnx(config, weights).SerializeToString()
-        self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        if engine not in SESSIONS:
+            raise ValueError(f"no ONNX engine {engine!r}; one of {', '.join(SESSIONS)}")
+        self.infer = SESSIONS[engine](sid_onnx(config, weights).SerializeToString())
+        self.engine = engine
         self.config = config
         self.max_window_pixels = max_window_pixels
         self.margin = margin
 
     @classmethod
-    def from_checkpoint(cls, path: Path, kind: str) -> OrtRunner:
+    def from_checkpoint(cls, path: Path, kind: str, engine: str = "onnxruntime") -> GraphRunner:
         weights, config, found = load_arrays(path)
         if found != kind:
             raise CheckpointError(f"{path} holds a {found!r} model, not {kind!r}")
-        return cls(config, weights)
+        return cls(config, weights, engine)
 
     def _forward(self, window: np.ndarray) -> np.ndarray:
         h, w = window.shape[-2:]
         bs = self.config.block_size
-        out: np.ndarray = self.session.run(["y"], {"x": pad_to_multiple(window)})[0]
+        out = self.infer(pad_to_multiple(window))
         return out[0, :, : h * bs, : w * bs].transpose(1, 2, 0)
 
     def __call__(self, planes: np.ndarray) -> np.ndarray:
