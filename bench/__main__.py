@@ -15,11 +15,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import api_load, coldstart, inference, lambda_coldstart, pipeline, validation
+from bench import api_load, coldstart, inference, lambda_coldstart, pipeline, tiles, validation
 from bench.common import REPO, Table
 
 BENCHMARKS: dict[str, Callable[[bool], list[Table]]] = {
     "inference": inference.run,
+    "tiles": tiles.run,
     "pipeline": pipeline.run,
     "coldstart": coldstart.run,
     "lambda": lambda_coldstart.run,

@@ -5,7 +5,9 @@ process of its own, with one job (a 1 MP JPEG) already queued; the times are
 read from the worker's own log lines as they arrive. The interpreter's own
 start (``python -c pass``) is measured in the same run and subtracted, as the
 target excludes it. Baseline: the worker with the classical method (no torch
-at all); darkroom's learned method must load two models and warm them up.
+at all); darkroom's learned method must load two models and warm them up, on
+torch, on ONNX Runtime or on OpenVINO (``DARKROOM_ENGINE``); on the last two the
+worker never imports torch.
 """
 
 from __future__ import annotations
@@ -31,6 +33,26 @@ from jobs.settings import AwsSettings
 from jobs.store import JobStore
 from jobs.submit import submit_job
 
+SID_BOTH = {"DARKROOM_METHOD": "sid", "DARKROOM_SRGB_METHOD": "sid"}
+METHOD_ENV = {
+    "baseline": {"DARKROOM_METHOD": "baseline", "DARKROOM_SRGB_METHOD": "baseline"},
+    "sid": {**SID_BOTH, "DARKROOM_ENGINE": "torch"},
+    "sid-onnxruntime": {**SID_BOTH, "DARKROOM_ENGINE": "onnxruntime"},
+    "sid-openvino": {**SID_BOTH, "DARKROOM_ENGINE": "openvino"},
+}
+IMPORTS = {
+    "baseline": "",
+    "sid": "; import worker.models.enhance",
+    "sid-onnxruntime": "; import worker.models.onnx_graph, onnxruntime, onnx",
+    "sid-openvino": "; import worker.models.onnx_graph, openvino, onnx",
+}
+LABELS = {
+    "baseline": "baseline (classical, no torch)",
+    "sid": "sid on torch (both models loaded and warmed up)",
+    "sid-onnxruntime": "sid on onnxruntime (both models built and warmed up; torch never imported)",
+    "sid-openvino": "sid on openvino (both models built, compiled and warmed up; torch never imported)",
+}
+
 
 def dark_jpeg() -> bytes:
     pixels = np.random.default_rng(0).integers(0, 40, size=(864, 1152, 3), dtype=np.uint8)
@@ -50,6 +72,10 @@ def interpreter_seconds(repeats: int) -> float:
 
 def one_start(url: str, method: str) -> tuple[float, float]:
     """Seconds from spawning a worker to its 'ready' log line and to its first 'done'."""
+    return one_start_with(url, METHOD_ENV[method], method)
+
+
+def one_start_with(url: str, settings: dict[str, str], method: str) -> tuple[float, float]:
     suffix = uuid.uuid4().hex[:8]
     aws = AwsSettings(endpoint_url=url, bucket=f"cold-{suffix}", queue=f"q-{suffix}", dead_letter_queue=f"d-{suffix}")
     create_resources(aws)
@@ -59,7 +85,7 @@ def one_start(url: str, method: str) -> tuple[float, float]:
         **os.environ,
         **EMULATOR_CREDENTIALS,
         **aws.to_env(),
-        "DARKROOM_METHOD": method,
+        **settings,
         "DARKROOM_IMDS_URL": "",
         "DARKROOM_WAIT_SECONDS": "1",
         "PYTHONPATH": str(REPO),
@@ -81,8 +107,8 @@ def one_start(url: str, method: str) -> tuple[float, float]:
 
 
 def import_seconds(method: str, interpreter: float) -> float:
-    """The worker's imports (torch and the models too, for the learned method), interpreter start taken off."""
-    code = "import worker.__main__" + ("; import worker.models" if method == "sid" else "")
+    """The worker's imports (and the engine's, for the learned method), interpreter start taken off."""
+    code = "import worker.__main__" + IMPORTS[method]
     env = dict(os.environ, PYTHONPATH=str(REPO))
 
     def once() -> float:
@@ -91,6 +117,31 @@ def import_seconds(method: str, interpreter: float) -> float:
         return time.perf_counter() - started
 
     return statistics.median(once() for _ in range(3)) - interpreter
+
+
+def installed_mb(names: tuple[str, ...], shared: tuple[str, ...] = ("numpy",)) -> float:
+    """Disk taken by distributions ``names`` and everything they require (not ``shared``, which a worker has anyway)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set(shared)
+    todo, total = list(names), 0
+    while todo:
+        name = todo.pop().lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            dist = distribution(name)
+        except PackageNotFoundError:
+            continue
+        total += sum(f.size or 0 for f in dist.files or [])
+        for line in dist.requires or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return total / 2**20
 
 
 def run(quick: bool = False) -> list[Table]:
@@ -105,7 +156,7 @@ def run(quick: bool = False) -> list[Table]:
     )
     results = {}
     with moto_process() as url:
-        for method in ("baseline", "sid"):
+        for method in METHOD_ENV:
             starts = [one_start(url, method) for _ in range(repeats)]
             ready = statistics.median(s[0] for s in starts) - interpreter
             done = statistics.median(s[1] for s in starts) - interpreter
@@ -113,8 +164,12 @@ def run(quick: bool = False) -> list[Table]:
             print(f"  coldstart {method}: ready {ready:.2f} s, first result {done:.2f} s", file=sys.stderr)
     base_ready = results["baseline"][1]
     for method, (imports, ready, done) in results.items():
-        label = "baseline (classical, no torch)" if method == "baseline" else "sid (two models loaded and warmed up)"
-        table.add(label, imports, ready, done, f"{ready / base_ready:.2f}x")
+        table.add(LABELS[method], imports, ready, done, f"{ready / base_ready:.2f}x")
+    table.notes.append(
+        f"installed, with what they require (numpy aside): torch {installed_mb(('torch',)):.0f} MB; "
+        f"onnxruntime + onnx {installed_mb(('onnxruntime', 'onnx')):.0f} MB; "
+        f"openvino + onnx {installed_mb(('openvino', 'onnx')):.0f} MB"
+    )
     table.notes.append("target: ready within 3 s of process start on CPU, excluding the interpreter's own start")
     return [table]
 

@@ -25,13 +25,15 @@ from bench.common import Table, machine, median_seconds, peak_rss_mb, ratio, run
 
 MODELS = Path(__file__).resolve().parents[1] / "worker" / "models"
 INPUTS = {"raw": ("sid-raw.safetensors", (4, 1416, 2120)), "jpeg": ("sid-srgb.safetensors", (12, 432, 576))}
-CPU_VARIANTS = ("plain", "channels-last", "bf16", "darkroom")
+CPU_VARIANTS = ("plain", "channels-last", "bf16", "darkroom", "onnxruntime", "openvino")
 GPU_VARIANTS = ("plain-cuda", "darkroom-cuda", "darkroom-cuda-compiled")
 LABELS = {
     "plain": "plain fp32 NCHW eager, one pass (baseline)",
     "channels-last": "fp32 channels-last, inference_mode, one pass",
     "bf16": "bf16 autocast, channels-last, one pass",
-    "darkroom": "darkroom: ModelRunner (channels-last, precision auto, tiled under budget)",
+    "darkroom": "darkroom: ModelRunner, torch engine (channels-last, precision auto, tiled under budget)",
+    "onnxruntime": "darkroom: GraphRunner, onnxruntime engine (fp32, CPU provider, tiled under budget)",
+    "openvino": "darkroom: GraphRunner, openvino engine (CPU plugin, its default precision, tiled under budget)",
     "plain-cuda": "plain fp32 NCHW eager on the GPU (baseline)",
     "darkroom-cuda": "darkroom: ModelRunner on the GPU (bf16, channels-last, cudnn.benchmark)",
     "darkroom-cuda-compiled": "darkroom + torch.compile (max-autotune, CUDA graphs)",
@@ -47,6 +49,10 @@ def planes_for(kind: str) -> np.ndarray:
 
 def variant_runner(variant: str, kind: str) -> Callable[[np.ndarray], np.ndarray]:
     """The function under test: planes in, (H, W, 3) float32 in [0, 1] out."""
+    if variant in ("onnxruntime", "openvino"):  # no torch in this process
+        from worker.models.onnx_graph import GraphRunner
+
+        return GraphRunner.from_checkpoint(MODELS / INPUTS[kind][0], "srgb" if kind == "jpeg" else "raw", variant)
     import torch
 
     from worker.models.checkpoint import load_model
@@ -82,9 +88,9 @@ def variant_runner(variant: str, kind: str) -> Callable[[np.ndarray], np.ndarray
 
 
 def child(variant: str, kind: str, repeats: int, save: Path) -> dict[str, object]:
-    import torch
-
     cuda = "cuda" in variant
+    if cuda:
+        import torch
     run = variant_runner(variant, kind)
     planes = planes_for(kind)
     holder: dict[str, np.ndarray] = {}
@@ -102,7 +108,8 @@ def child(variant: str, kind: str, repeats: int, save: Path) -> dict[str, object
     seconds = median_seconds(once, repeats, warmup=0) if repeats else first
     np.save(save, holder["out"])
     peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else peak_rss_mb()
-    return {"seconds": seconds, "first_seconds": first, "peak_mb": peak}
+    bf16 = float(getattr(run, "bf16", False))  # the precision ModelRunner's "auto" chose
+    return {"seconds": seconds, "first_seconds": first, "peak_mb": peak, "bf16": bf16}
 
 
 def run(quick: bool = False) -> list[Table]:
@@ -110,13 +117,16 @@ def run(quick: bool = False) -> list[Table]:
     machine hits every variant alike; the median is over rounds, the peak the largest seen."""
     import torch
 
+    from worker.models.device import native_cpu_bf16
+
     cuda = torch.cuda.is_available()
     rounds = 1 if quick else 3
     tables = []
     with tempfile.TemporaryDirectory() as tmp:
         for kind, label in (("raw", "full Sony frame, packed 4x1416x2120"), ("jpeg", "1 MP JPEG, planes 12x432x576")):
             repeats = 0 if kind == "raw" else 3  # a full frame's first call is its steady state, within noise
-            variants = [v for v in CPU_VARIANTS if not (kind == "raw" and v == "bf16")]  # bf16: slow here, small only
+            # bf16 on the full frame only where the CPU has it natively (emulated, it is 2x slower)
+            variants = [v for v in CPU_VARIANTS if not (kind == "raw" and v == "bf16" and not native_cpu_bf16())]
             if cuda:
                 variants += list(GPU_VARIANTS)
             per_call = "one call" if repeats == 0 else f"median of {repeats} calls after a warm-up call"
@@ -141,12 +151,39 @@ def run(quick: bool = False) -> list[Table]:
                 diff = float(np.abs(np.load(Path(tmp) / f"{kind}-{variant}.npy") - reference).max())
                 first = statistics.median(r["first_seconds"] for r in runs[variant])
                 peak = max(r["peak_mb"] for r in runs[variant])
-                table.add(LABELS[variant], medians[variant], first, ratio(medians[variant], base), peak, f"{diff:.1e}")
+                label = LABELS[variant]
+                if variant.startswith("darkroom"):
+                    chose = sorted({"bf16" if r["bf16"] else "fp32" for r in runs[variant]})
+                    label += f": chose {' and '.join(chose)}"
+                table.add(label, medians[variant], first, ratio(medians[variant], base), peak, f"{diff:.1e}")
             if not cuda:
                 table.notes.append("GPU variants skipped: no CUDA")
+            table.notes.append(f"CPU: {cpu_features()}; {versions('onnxruntime', 'openvino')}")
             table.notes.append("target (CPU, full frame): at most 0.5x the plain fp32 time, peak under 2 GB")
             tables.append(table)
     return tables
+
+
+def cpu_features() -> str:
+    """What decides the CPU path: AVX-512, native bf16 (AVX512_BF16, AMX)."""
+    from worker.methods import NATIVE_BF16, cpu_flags
+
+    flags = cpu_flags()
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    bf16 = "native bf16 (" + ", ".join(sorted(flags & NATIVE_BF16)) + ")" if flags & NATIVE_BF16 else "no native bf16"
+    return f"{vector}, {bf16}"
+
+
+def versions(*names: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} not installed")
+    return ", ".join(found)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,6 +21,7 @@ from jobs.webhook import WebhookSettings
 
 DEFAULT_IMDS_URL = "http://169.254.169.254"
 METHODS = ("sid", "baseline")
+ENGINES = ("auto", "torch", "onnxruntime", "openvino")
 DEFAULTS = "sid on RAW, baseline on JPEG/PNG, as the model card says"
 MODEL_CACHE = "~/.cache/darkroom/models"
 MAX_WAIT_SECONDS = 20  # SQS's longest long poll
@@ -51,6 +52,12 @@ class ModelChoice(FromEnv):
         "JPEG/PNG weights for sid: a shipped file name, a path or s3://...",
     )
     device: str = setting("DARKROOM_DEVICE", "auto", "where sid runs: auto (the GPU when there is one), cpu or cuda")
+    engine: str = setting(
+        "DARKROOM_ENGINE",
+        "auto",
+        "what runs sid: auto (on a CPU: openvino where bf16 is native, onnxruntime elsewhere, when installed; "
+        "else torch), torch, onnxruntime or openvino (CPU only; pip install darkroom[onnx] or darkroom[openvino])",
+    )
     cache_dir: Path = setting(
         "DARKROOM_MODEL_CACHE",
         None,
@@ -61,6 +68,7 @@ class ModelChoice(FromEnv):
 
     def __post_init__(self) -> None:
         require(self, lambda method: method in METHODS, "one of " + ", ".join(METHODS), "method", "srgb_method")
+        require(self, lambda engine: engine in ENGINES, "one of " + ", ".join(ENGINES), "engine")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ always-kept worker on them, and recommends the cheapest policy whose p95 meets
 instance and a serverless CPU function (the cost models are printed).
 
 Service times, boot times, interruption rate and Lambda settings come from
-darkroom/simulate/defaults.json (each entry says MEASURED or ESTIMATE); prices from
+darkroom/simulate/defaults.json (each entry says MEASURED or ESTIMATE); the learned
+method's GPU times from a GPU benchmark report (--gpu-report) where there is one,
+else from the published FLOP figures of the instance type's GPU; prices from
 darkroom/simulate/prices.json (public list prices with their date: check them).
 
 --against-emulator instead runs a short trace through the local stack's fleet emulator
@@ -180,6 +182,13 @@ def add_work(group: argparse._ArgumentGroup) -> None:
         type=float,
         help="spot interruptions per instance-hour; an "
         "interrupted job goes back to the queue (default: defaults table, 0.01)",
+    )
+    group.add_argument(
+        "--gpu-report",
+        type=Path,
+        help="a GPU benchmark report (python -m training.gpu_bench --out FILE): GPU service and boot times "
+        "become MEASURED on its GPU, scaled by published FLOP/s to others (default: darkroom/simulate/"
+        "gpu-report.json if present, else ESTIMATES from published FLOP figures)",
     )
     group.add_argument("--defaults", dest="defaults_path", type=Path, help="another defaults table (JSON)")
     group.add_argument("--prices", dest="prices_path", type=Path, help="another prices file (JSON)")

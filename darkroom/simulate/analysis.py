@@ -20,8 +20,17 @@ from darkroom.simulate import arrivals
 from darkroom.simulate.compare import Serverless, always_on, serverless
 from darkroom.simulate.config import PATTERNS, Policy, SimulateConfig
 from darkroom.simulate.costs import Metrics, pareto, pool_metrics
+from darkroom.simulate.gpu_times import GpuReport, find_report, gpu_boot, gpu_service
 from darkroom.simulate.pool import PoolModel, simulate
-from darkroom.simulate.tables import BootTime, Defaults, Prices, ServiceTime, load_defaults, load_prices
+from darkroom.simulate.tables import (
+    BootTime,
+    Defaults,
+    InstancePrice,
+    Prices,
+    ServiceTime,
+    load_defaults,
+    load_prices,
+)
 from pool.settings import DEFAULT_INSTANCE_TYPES
 
 
@@ -69,8 +78,14 @@ def build_trace(config: SimulateConfig, rng: np.random.Generator) -> arrivals.Tr
     return arrivals.Trace(times, arrivals.assign_kinds(len(times), config.raw_fraction, rng), duration)
 
 
-def service_for(config: SimulateConfig, defaults: Defaults, device: str) -> dict[str, ServiceTime]:
-    service = defaults.service(config.method, device)
+def service_for(
+    config: SimulateConfig, defaults: Defaults, device: str, accelerator: str = "", report: GpuReport | None = None
+) -> dict[str, ServiceTime]:
+    """Per-image times; the learned method's on a GPU by its accelerator (gpu_times), measured where a report says."""
+    if device == "gpu" and config.method == "sid":
+        service = gpu_service(defaults, accelerator, report)
+    else:
+        service = defaults.service(config.method, device)
     if device == "gpu":  # the overrides describe the pool's instances
         for kind, value in (("raw", config.raw_seconds), ("jpeg", config.jpeg_seconds)):
             if value is not None:
@@ -78,14 +93,20 @@ def service_for(config: SimulateConfig, defaults: Defaults, device: str) -> dict
     return service
 
 
-def build_model(config: SimulateConfig, defaults: Defaults, device: str) -> PoolModel:
+def build_model(
+    config: SimulateConfig, defaults: Defaults, instance: InstancePrice, report: GpuReport | None = None
+) -> PoolModel:
     if config.boot_seconds is not None and len(config.boot_seconds) != 3:
         raise ValueError(f"boot seconds are LOW,MODE,HIGH, not {config.boot_seconds}")
-    boot = BootTime(*config.boot_seconds, "given") if config.boot_seconds else defaults.boot(device)
+    device = instance.device
+    if config.boot_seconds:
+        boot = BootTime(*config.boot_seconds, "given")
+    else:
+        boot = gpu_boot(defaults, report) if device == "gpu" else defaults.boot(device)
     rate = config.interruptions_per_hour
     return PoolModel(
         boot=boot,
-        service=service_for(config, defaults, device),
+        service=service_for(config, defaults, device, instance.accelerator, report),
         interruptions_per_hour=defaults.value("spot", "interruptions_per_instance_hour") if rate is None else rate,
         notice_seconds=defaults.value("spot", "notice_seconds"),
         notice_margin_seconds=defaults.value("worker", "notice_margin_seconds"),
@@ -102,7 +123,8 @@ def run_simulation(config: SimulateConfig) -> Report:
     defaults, prices = load_defaults(config.defaults_path), load_prices(config.prices_path)
     trace = build_trace(config, np.random.default_rng(config.seed))
     pool_type = prices.instance(config.instance_type)
-    model = build_model(config, defaults, pool_type.device)
+    report = find_report(config.gpu_report)
+    model = build_model(config, defaults, pool_type, report)
     hourly = pool_type.hourly(config.spot)
     grid_policies = [
         replace(config.policy, max_workers=size, idle_seconds=idle)
@@ -119,7 +141,7 @@ def run_simulation(config: SimulateConfig) -> Report:
         best = pareto([(e.metrics.cost_per_1000, significant(e.metrics.p95)) for e in grid])
         variants = run_all(variant_policies([grid[i].policy for i in best], config.prewarm_lead_seconds))
     recommended = recommend([*grid, *variants, chosen], config.p95_target)  # on a tie, the smaller pool
-    alternatives = alternatives_for(config, trace, defaults, prices, pool_type.device)
+    alternatives = alternatives_for(config, trace, defaults, prices, pool_type.device, report)
     overall = cheapest([recommended.metrics, *alternatives], config.p95_target)
     return Report(
         config,
@@ -172,7 +194,12 @@ def cheapest(options: list[Metrics], p95_target: float) -> Metrics:
 
 
 def alternatives_for(
-    config: SimulateConfig, trace: arrivals.Trace, defaults: Defaults, prices: Prices, pool_device: str
+    config: SimulateConfig,
+    trace: arrivals.Trace,
+    defaults: Defaults,
+    prices: Prices,
+    pool_device: str,
+    report: GpuReport | None = None,
 ) -> list[Metrics]:
     gpu = prices.instance(config.instance_type) if pool_device == "gpu" else prices.instance(DEFAULT_INSTANCE_TYPES[0])
     cpu = prices.instance(config.cpu_instance_type)
@@ -183,7 +210,7 @@ def alternatives_for(
         defaults.value("lambda", "keep_warm_seconds"),
     )
     return [
-        always_on(trace, service_for(config, defaults, "gpu"), gpu, config.seed),
+        always_on(trace, service_for(config, defaults, "gpu", gpu.accelerator, report), gpu, config.seed),
         always_on(trace, cpu_service, cpu, config.seed),
         serverless(trace, cpu_service, lam, prices.serverless, config.seed),
     ]

@@ -42,6 +42,7 @@ class SimulateConfig:
     jpeg_seconds: float | None = None  # service time per JPEG image; None: the defaults table
     boot_seconds: tuple[float, float, float] | None = None  # launch to ready (low, mode, high); None: defaults
     interruptions_per_hour: float | None = None  # spot interruptions per instance-hour; None: defaults
+    gpu_report: Path | None = None  # a training.gpu_bench JSON report; None: gpu-report.json beside defaults if present
     policy: Policy = field(default_factory=Policy)
     idle_grid: tuple[float, ...] = (60.0, 120.0, 300.0, 600.0, 1800.0)
     pool_grid: tuple[int, ...] = (1, 2, 4, 8)

@@ -52,6 +52,7 @@ class InstancePrice:
     on_demand_hourly: float
     spot_hourly: float
     source: str
+    accelerator: str = ""  # e.g. "NVIDIA T4 16 GB": which published FLOP figure applies
 
     def hourly(self, spot: bool) -> float:
         return self.spot_hourly if spot else self.on_demand_hourly
@@ -113,7 +114,13 @@ def load_prices(path: Path | None = None) -> Prices:
     try:
         instances = {
             name: InstancePrice(
-                name, e["device"], int(e["vcpus"]), float(e["on_demand_hourly"]), float(e["spot_hourly"]), e["source"]
+                name,
+                e["device"],
+                int(e["vcpus"]),
+                float(e["on_demand_hourly"]),
+                float(e["spot_hourly"]),
+                e["source"],
+                e.get("accelerator", ""),
             )
             for name, e in data["instances"].items()
         }

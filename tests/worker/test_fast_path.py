@@ -2,8 +2,8 @@
 
 Fast path: channels-last, ``inference_mode``, in-place activations, tiles
 planned under a memory budget. Plain: the same weights, fp32 NCHW eager
-under ``no_grad``, one pass. The runner's ``auto`` precision picks bf16 only
-on CPUs with native bf16 (AVX512_BF16 or AMX) where it measures faster, so
+under ``no_grad``, one pass. The runner's ``auto`` precision picks bf16
+exactly on CPUs with native bf16 (AVX512_BF16 or AMX; tests/worker/test_sid.py), so
 the equality test pins fp32 and bf16 has a test and a tolerance of its own;
 both run on every CPU (without native bf16, torch emulates it: slower, same
 rounding).
@@ -24,7 +24,6 @@ import pytest
 import torch
 
 from worker.models.checkpoint import load_model
-from worker.models.device import native_cpu_bf16
 from worker.models.enhance import ModelRunner, Precision
 from worker.models.tiling import plan_tiles
 
@@ -71,9 +70,3 @@ def test_the_fast_path_in_bf16_stays_within_a_few_levels_of_plain_fp32(weights: 
     assert float(difference.max()) <= BF16_MAX_TOLERANCE
     assert float(difference.mean()) <= BF16_MEAN_TOLERANCE
     assert float(difference.max()) > 0.0  # bf16 really ran: it rounds
-
-
-def test_auto_precision_picks_bf16_only_on_a_cpu_with_native_bf16() -> None:
-    model, _ = load_model(MODELS / "sid-srgb.safetensors")
-    runner = ModelRunner(model, precision="auto")
-    assert runner.bf16 is False or native_cpu_bf16()

@@ -17,7 +17,7 @@ from worker.baseline import Baseline, interleave
 from worker.frames import ByKind, InputError, RawFrame, SrgbFrame, srgb_to_linear
 from worker.methods import ModelChoice, load_enhancer
 from worker.models import ModelRunner, SidEnhancer, SrgbEnhancer
-from worker.models.enhance import orient
+from worker.models.enhancers import orient
 from worker.models.inputs import brighten_srgb, pad_to_even, space_to_depth, srgb_model_input
 from worker.models.sid import SID, SIDConfig, depth_to_space
 from worker.models.sid import space_to_depth as torch_space_to_depth
@@ -95,11 +95,12 @@ def test_tiled_output_equals_one_pass() -> None:
     x = torch.rand(1, 4, 150, 200)
     with torch.inference_mode():
         whole = model(x)[0].permute(1, 2, 0)
-        tiled = forward_tiled(model, x, scale=2, tile=48)
-        seams = forward_tiled(model, x, scale=2, tile=48, margin=0)
+        window = lambda w: model(w)[0].permute(1, 2, 0).numpy()  # noqa: E731
+        tiled = forward_tiled(window, x, scale=2, tile=48)
+        seams = forward_tiled(window, x, scale=2, tile=48, margin=0)
     assert tiled.shape == whole.shape == (300, 400, 3)
-    assert torch.allclose(tiled, whole, atol=1e-5, rtol=0)
-    assert (seams - whole).abs().max() > 1e-3  # without the margin, the tiles would show
+    np.testing.assert_allclose(tiled, whole.numpy(), atol=1e-5, rtol=0)
+    assert np.abs(seams - whole.numpy()).max() > 1e-3  # without the margin, the tiles would show
 
 
 def raw_frame(height: int, width: int, flip: int = 0, seed: int = 0) -> RawFrame:
@@ -211,3 +212,10 @@ def test_the_default_worker_runs_sid_on_raw_and_baseline_on_jpeg() -> None:
     enhancer = load_enhancer(ModelChoice(device="cpu"))
     assert isinstance(enhancer, ByKind)
     assert isinstance(enhancer.raw, SidEnhancer) and isinstance(enhancer.srgb, Baseline)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_cpu_runner_uses_bf16_exactly_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    """No timing decides (a quick one on a small input picked fp32 on native-bf16 CPUs about half the time)."""
+    monkeypatch.setattr("worker.models.enhance.native_cpu_bf16", lambda: native)
+    assert ModelRunner(small_model()).bf16 is native

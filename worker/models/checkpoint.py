@@ -22,7 +22,7 @@ import math
 import os
 import pickle
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +32,24 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
-from worker.models.sid import SID, SIDConfig
+from worker.models.config import FORMAT, CheckpointError, SIDConfig, check_kind, config_from_dict, read_header
+from worker.models.sid import SID
 
-FORMAT = "darkroom-sid-1"
-KINDS = ("raw", "srgb")
+__all__ = [
+    "CheckpointError",
+    "TrainingState",
+    "Weights",
+    "build_model",
+    "convert_tf_variables",
+    "load_model",
+    "load_training_state",
+    "load_weights",
+    "save_training_state",
+    "save_weights",
+]
+
 TF_DECONVOLUTIONS = {"up6": "Variable", "up7": "Variable_1", "up8": "Variable_2", "up9": "Variable_3"}
 FP16_MAX = 65504.0
-
-
-class CheckpointError(ValueError):
-    """The file is not a checkpoint this code can load (wrong format, shapes, or pickled objects)."""
 
 
 @dataclass(frozen=True)
@@ -64,22 +72,6 @@ class TrainingState:
     train_config: dict[str, Any]
 
 
-def config_from_dict(values: Mapping[str, Any]) -> SIDConfig:
-    names = {f.name for f in fields(SIDConfig)}
-    if not isinstance(values, Mapping) or set(values) - names:
-        raise CheckpointError(f"not an SIDConfig: {values!r}")
-    flags = {"residual"}
-    if not all(isinstance(v, bool) == (k in flags) and isinstance(v, int) for k, v in values.items()):
-        raise CheckpointError(f"SIDConfig fields must be integers (residual: true or false): {values!r}")
-    return SIDConfig(**values)
-
-
-def _check_kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise CheckpointError(f"model kind must be one of {KINDS}, got {kind!r}")
-    return kind
-
-
 def _replace_atomically(path: Path, write: Any) -> Path:
     """Write to a temporary file beside ``path``, then rename: a crash never leaves half a checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +90,7 @@ def save_weights(path: Path, model: SID, kind: str, metadata: Mapping[str, str] 
     header = {
         **(metadata or {}),
         "format": FORMAT,
-        "kind": _check_kind(kind),
+        "kind": check_kind(kind),
         "config": json.dumps(asdict(model.config)),
     }
     tensors = {name: t.half() for name, t in state.items()}
@@ -113,13 +105,8 @@ def load_weights(path: Path) -> Weights:
             state = {name: f.get_tensor(name).float() for name in f.keys()}  # noqa: SIM118 (not a dict)
     except SafetensorError as exc:
         raise CheckpointError(f"{path} is not a safetensors file: {exc}") from None
-    if header.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a darkroom SID checkpoint (format {header.get('format')!r})")
-    try:
-        config = config_from_dict(json.loads(header["config"]))
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path} has no readable model config: {exc}") from None
-    return Weights(state=state, config=config, kind=_check_kind(header.get("kind", "")), metadata=header)
+    config, kind = read_header(path, header)
+    return Weights(state=state, config=config, kind=kind, metadata=header)
 
 
 def build_model(state: Mapping[str, Tensor], config: SIDConfig) -> SID:
@@ -150,7 +137,7 @@ def save_training_state(
     state = {
         "format": FORMAT,
         "step": int(step),
-        "kind": _check_kind(kind),
+        "kind": check_kind(kind),
         "config": asdict(model.config),
         "train_config": dict(train_config),
         "model": {name: t.detach().cpu() for name, t in model.state_dict().items()},
@@ -171,7 +158,7 @@ def load_training_state(path: Path) -> TrainingState:
         model=state["model"],
         optimizer=state["optimizer"],
         step=int(state["step"]),
-        kind=_check_kind(state["kind"]),
+        kind=check_kind(state["kind"]),
         config=config_from_dict(state["config"]),
         train_config=state["train_config"],
     )

@@ -1,12 +1,14 @@
-"""The learned enhancers: SID for RAW, its sRGB sibling for JPEG/PNG (both implement ``Enhancer``).
+"""The torch path: ``ModelRunner`` runs a network for the enhancers of ``worker.models.enhancers``.
 
 Inference is set up once, at worker start: the model in eval mode and
 channels-last (1.5-1.9x faster than NCHW on CPU), ``torch.inference_mode``,
 in-place activations, and bf16
-autocast where it pays: always on a GPU that supports it; on a CPU only if a
-quick measurement says it is faster (CPUs without native bf16 emulate it and
-are slower: measured 1.8x slower on this project's AVX-512 CPUs without
-AVX512_BF16; see BENCHMARKS.md). Frames beyond a pixel budget run in
+autocast where it pays: always on a GPU that supports it; on a CPU where it
+is native (AVX512_BF16 or AMX: 2.3x faster than fp32 channels-last on a full
+frame on an AMD EPYC with AVX512_BF16). CPUs without native bf16 emulate it
+and are slower (1.8x slower on AVX-512 CPUs without AVX512_BF16); see
+BENCHMARKS.md. A quick timing on a 128x128 input used to decide, and on the
+native-bf16 EPYC it picked fp32 about as often as bf16, so it is gone. Frames beyond a pixel budget run in
 overlapping tiles whose stitched output equals the one-pass output (see
 ``tiling``), which keeps a full Sony frame (or bigger) under 2 GB.
 
@@ -19,7 +21,6 @@ inputs but no faster than plain fp32 NCHW on full-frame windows, and
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Literal
 
@@ -27,29 +28,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from worker.frames import InputError, RawFrame, SrgbFrame
 from worker.models.checkpoint import CheckpointError, load_model
 from worker.models.device import native_cpu_bf16
-from worker.models.inputs import raw_model_input, srgb_model_input
 from worker.models.sid import SID
-from worker.models.tiling import MARGIN, forward_tiled, plan_tiles
+from worker.models.tiling import MARGIN, MAX_WINDOW_PIXELS, forward_tiled, plan_tiles
 
 Precision = Literal["auto", "fp32", "bf16"]
-# Input pixels one pass may take. SID in fp32 channels-last peaks near 0.7 KB per input
-# pixel, so 1.7 M (a full Sony frame in two windows) stays under 2 GB with the model and buffers.
-MAX_WINDOW_PIXELS = 1_700_000
 GPU_BYTES_PER_PIXEL = 1_000  # SID's activations per input pixel, with room to spare (under 700 in fp32)
-
-
-def orient(image: np.ndarray, flip: int) -> np.ndarray:
-    """Apply LibRaw's ``flip`` code to (H, W, C): bit 1 mirrors columns, bit 2 rows, bit 4 then transposes."""
-    if flip & 1:
-        image = image[:, ::-1]
-    if flip & 2:
-        image = image[::-1]
-    if flip & 4:
-        image = image.transpose(1, 0, 2)
-    return np.ascontiguousarray(image)
 
 
 def _window_budget(device: torch.device) -> int:
@@ -58,20 +43,6 @@ def _window_budget(device: torch.device) -> int:
         return MAX_WINDOW_PIXELS
     free, _ = torch.cuda.mem_get_info(device)
     return max(MAX_WINDOW_PIXELS, int(free * 0.5 / GPU_BYTES_PER_PIXEL))
-
-
-def _bf16_is_faster(model: SID, channels: int) -> bool:
-    """Time one fp32 and one bf16 pass on a small input, after a warm-up of each."""
-    x = torch.rand(1, channels, 128, 128).contiguous(memory_format=torch.channels_last)
-    seconds = {}
-    with torch.inference_mode():
-        for bf16 in (False, True):
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                model(x)
-                started = time.perf_counter()
-                model(x)
-                seconds[bf16] = time.perf_counter() - started
-    return seconds[True] < 0.9 * seconds[False]
 
 
 class ModelRunner:
@@ -89,17 +60,19 @@ class ModelRunner:
         self.model: SID = model.eval().to(self.device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.max_window_pixels = max_window_pixels or _window_budget(self.device)
         self.margin = margin
+        self.config = model.config
         if precision == "auto":
             if self.device.type == "cuda":
                 self.bf16 = torch.cuda.is_bf16_supported()
-            else:  # without native bf16 it is emulated, and slower: no need to measure
-                self.bf16 = native_cpu_bf16() and _bf16_is_faster(self.model, model.config.in_channels)
+            else:  # native bf16 (AVX512_BF16, AMX) is 2.3x faster on a full frame; emulated, 2x slower
+                self.bf16 = native_cpu_bf16()
         else:
             self.bf16 = precision == "bf16"
 
-    def _forward(self, x: Tensor) -> Tensor:
+    def _forward(self, x: Tensor) -> np.ndarray:
         out: Tensor = self.model(x.contiguous(memory_format=torch.channels_last))
-        return out
+        hwc: np.ndarray = out[0].permute(1, 2, 0).float().cpu().numpy()
+        return hwc
 
     def __call__(self, planes: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(planes, dtype=np.float32))[None].to(self.device)
@@ -107,56 +80,13 @@ class ModelRunner:
         tile = plan_tiles(height, width, self.max_window_pixels, self.margin)
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out = forward_tiled(self._forward, x, self.model.config.block_size, tile, self.margin)
-            out.clamp_(0.0, 1.0)
-        image: np.ndarray = out.numpy()
-        return image
+        np.clip(out, 0.0, 1.0, out=out)
+        return out
 
 
-def _load(path: Path, kind: str) -> SID:
+def load_kind(path: Path, kind: str) -> SID:
+    """The network in ``path``, which must be of ``kind`` ("raw" or "srgb")."""
     model, found = load_model(path)
     if found != kind:
         raise CheckpointError(f"{path} holds a {found!r} model, not {kind!r}")
     return model
-
-
-class SidEnhancer:
-    """SID on camera RAW: packed mosaic times the ratio in, full-resolution sRGB out."""
-
-    name = "sid"
-
-    def __init__(self, runner: ModelRunner) -> None:
-        if runner.model.config.in_channels != 4:
-            raise ValueError("the RAW model takes 4 packed channels")
-        self.runner = runner
-
-    @classmethod
-    def from_checkpoint(cls, path: Path, device: str = "cpu", precision: Precision = "auto") -> SidEnhancer:
-        return cls(ModelRunner(_load(path, "raw"), device, precision))
-
-    def enhance_raw(self, frame: RawFrame, ratio: float) -> np.ndarray:
-        return orient(self.runner(raw_model_input(frame.packed, ratio, frame.white_balance)), frame.flip)
-
-    def enhance_srgb(self, frame: SrgbFrame, ratio: float) -> np.ndarray:
-        raise InputError("unsupported-input", "This worker's model enhances camera RAW files only.")
-
-
-class SrgbEnhancer:
-    """The sRGB network on dark JPEG/PNG: brightened, space-to-depth packed picture in, sRGB out."""
-
-    name = "sid-srgb"
-
-    def __init__(self, runner: ModelRunner) -> None:
-        if runner.model.config.in_channels != 12:
-            raise ValueError("the sRGB model takes 12 space-to-depth channels")
-        self.runner = runner
-
-    @classmethod
-    def from_checkpoint(cls, path: Path, device: str = "cpu", precision: Precision = "auto") -> SrgbEnhancer:
-        return cls(ModelRunner(_load(path, "srgb"), device, precision))
-
-    def enhance_raw(self, frame: RawFrame, ratio: float) -> np.ndarray:
-        raise InputError("unsupported-input", "This worker's model enhances JPEG/PNG pictures only.")
-
-    def enhance_srgb(self, frame: SrgbFrame, ratio: float) -> np.ndarray:
-        height, width = frame.rgb.shape[:2]
-        return np.ascontiguousarray(self.runner(srgb_model_input(frame.rgb, ratio))[:height, :width])

@@ -47,22 +47,14 @@ reflect-padded at the bottom and right and the output cropped back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 from torch.nn import functional
 
+from worker.models.config import SIDConfig
+
 DOWNSAMPLING = 16  # four 2x2 max-pools
-
-
-@dataclass(frozen=True)
-class SIDConfig:
-    in_channels: int = 4  # packed Bayer R, G1, B, G2; 12 for the sRGB model (space-to-depth of RGB)
-    out_channels: int = 12  # 3 * block_size**2
-    width: int = 32  # channels of the first level; the others are 2x, 4x, 8x, 16x
-    block_size: int = 2  # depth_to_space factor at the head
-    residual: bool = False  # add depth_to_space(input) to the output: the sRGB model predicts a correction
+__all__ = ["SID", "SIDConfig", "depth_to_space", "pad_to_multiple", "space_to_depth"]
 
 
 def lrelu(x: Tensor) -> Tensor:

@@ -22,15 +22,31 @@ all (a full Sony frame, 1416x2120 packed, in two side-by-side windows of
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
-import torch
-from torch import Tensor
+import numpy as np
+
+
+class Window(Protocol):
+    """What ``forward_tiled`` slices: a torch tensor or a numpy array, (1, C, h, w)."""
+
+    @property
+    def shape(self) -> Any: ...
+
+    def __getitem__(self, index: Any) -> Any: ...
+
+
+W = TypeVar("W", bound=Window)
+
 
 ALIGN = 16  # four 2x poolings
 RECEPTIVE_RADIUS = 107  # SID U-Net, in input pixels
 MARGIN = 112  # RECEPTIVE_RADIUS rounded up to ALIGN
 TILE = 1024  # core size, input pixels; a 1248x1248 window peaks near 1 GB in fp32 on CPU
 MAX_GRID = 32  # tiles per axis plan_tiles considers
+# Input pixels one pass may take on a CPU. SID in fp32 channels-last peaks near 0.7 KB per input
+# pixel, so 1.7 M (a full Sony frame in two windows) stays under 2 GB with the model and buffers.
+MAX_WINDOW_PIXELS = 1_700_000
 
 
 def tile_spans(size: int, tile: int, margin: int) -> list[tuple[int, int, int, int]]:
@@ -79,29 +95,32 @@ def plan_tiles(height: int, width: int, max_window_pixels: int, margin: int = MA
 
 
 def forward_tiled(
-    model: Callable[[Tensor], Tensor],
-    x: Tensor,
+    model: Callable[[W], np.ndarray],
+    x: W,
     scale: int,
     tile: int | tuple[int, int] = TILE,
     margin: int = MARGIN,
-) -> Tensor:
-    """Apply ``model`` to (1, C, h, w) ``x``; returns the output as float32 (h*scale, w*scale, C_out) on the CPU.
+) -> np.ndarray:
+    """Apply ``model`` to each window of (1, C, h, w) ``x``; returns float32 (h*scale, w*scale, C_out).
 
-    The output is written channels-last (height, width, colour) straight
-    into one buffer, so the only full-size copy is the result itself.
+    ``model`` takes a (1, C, wh, ww) window (a slice of ``x``: a tensor or an
+    array) and returns its (wh*scale, ww*scale, C_out) result as an array.
+    The output is written channels-last straight into one buffer, so the only
+    full-size copy is the result itself. No torch here: the ONNX Runtime path
+    tiles with the same code.
     """
     if x.shape[0] != 1:
         raise ValueError("forward_tiled takes a batch of one")
     height, width = x.shape[-2:]
     tile_h, tile_w = (tile, tile) if isinstance(tile, int) else tile
-    out: Tensor | None = None
+    out: np.ndarray | None = None
     for cy0, cy1, wy0, wy1 in tile_spans(height, tile_h, margin):
         for cx0, cx1, wx0, wx1 in tile_spans(width, tile_w, margin):
             result = model(x[:, :, wy0:wy1, wx0:wx1])
-            core = result[0, :, (cy0 - wy0) * scale : (cy1 - wy0) * scale, (cx0 - wx0) * scale : (cx1 - wx0) * scale]
+            core = result[(cy0 - wy0) * scale : (cy1 - wy0) * scale, (cx0 - wx0) * scale : (cx1 - wx0) * scale]
             if out is None:
-                out = torch.empty((height * scale, width * scale, result.shape[1]), dtype=torch.float32)
-            out[cy0 * scale : cy1 * scale, cx0 * scale : cx1 * scale] = core.permute(1, 2, 0).float().cpu()
+                out = np.empty((height * scale, width * scale, result.shape[2]), dtype=np.float32)
+            out[cy0 * scale : cy1 * scale, cx0 * scale : cx1 * scale] = core
     if out is None:
         raise ValueError("cannot enhance an empty image")
     return out
