@@ -1,6 +1,6 @@
 """A per-process cache of finished jobs' status documents.
 
-``done`` and ``failed`` are terminal: no worker ever writes a job's status
+``done``, ``failed`` and ``canceled`` are terminal: no worker ever writes a job's status
 again after it (the worker's done write is conditional on its own processing
 version, and a repeat delivery of a finished job is acknowledged without a
 write). So once a poll has read a terminal status from S3 it can be served

@@ -10,9 +10,12 @@ import logging
 
 from flask import request
 
+from api.guards import guard_more_submits
 from api.problems import Problem
 from api.services import api_settings, services
 from api.validate import Source, UploadInfo, inspect_upload
+from jobs.aws import ServiceUnavailable
+from jobs.cancel import NotCancelable, cancel_job
 from jobs.message import InvalidRatio, parse_ratio
 from jobs.status import JobStatus
 from jobs.submit import submit_job
@@ -62,6 +65,48 @@ def submit_form(owner: str | None) -> JobStatus:
     status = submit_job(store, queue, data, info.ext, info.content_type, info.kind, ratio, callback_url, owner)
     log_submitted(status, info, len(data))
     return status
+
+
+def submit_batch(owner: str | None) -> list[JobStatus]:
+    """Several files in the multipart field ``image``, one job each, with one ``ratio`` and ``callback_url``.
+
+    Every file is checked before any is stored; if storing one fails, the jobs already made are
+    canceled, so a 503 means no job of the batch will run.
+    """
+    images = request.files.getlist("image")
+    if not images:
+        raise Problem("missing-image", "send the photos as multipart form fields named 'image'")
+    most = api_settings().batch_max_files
+    if len(images) > most:
+        raise Problem("too-many-files", f"a batch carries at most {most} files; this one has {len(images)}")
+    ratio = read_ratio(request.form.get("ratio"))
+    callback_url = read_callback_url(request.form.get("callback_url"))
+    files = [(data := image.read(), inspect_named(data, image.filename, n)) for n, image in enumerate(images, 1)]
+    guard_more_submits(len(files) - 1, owner)
+    store, queue = services().store, services().queue
+    made: list[JobStatus] = []
+    try:
+        for data, info in files:
+            status = submit_job(store, queue, data, info.ext, info.content_type, info.kind, ratio, callback_url, owner)
+            made.append(status)
+            log_submitted(status, info, len(data))
+    except ServiceUnavailable:
+        for status in made:
+            try:
+                cancel_job(store, status)
+            except (ServiceUnavailable, NotCancelable) as exc:
+                log.warning("job %s of a failed batch was not canceled: %s", status.job_id, exc)
+        raise
+    return made
+
+
+def inspect_named(data: bytes, filename: str | None, number: int) -> UploadInfo:
+    """A batch file's facts, or its Problem saying which file it is."""
+    try:
+        return inspect(data, filename)
+    except Problem as problem:
+        problem.detail = f"file {number} ({filename or 'unnamed'}): {problem.detail}"
+        raise
 
 
 def log_submitted(status: JobStatus, info: UploadInfo, size: int) -> None:

@@ -42,6 +42,8 @@ def submit_job(
         written.append(store.put_upload(job_id, ext, data, content_type))
         store.write_status(status)
         written.append(status_key(job_id))
+        if owner is not None:
+            written.append(store.index_owner(status))
         queue.send(JobMessage(job_id, written[0], kind, ratio, now))
     except ServiceUnavailable:
         _remove(store, written)
@@ -69,10 +71,13 @@ def enqueue_stored(
     now = iso_now()
     status = JobStatus.new(job_id, kind, ratio, now, callback_url, owner)
     store.write_status(status, create=True)
+    written = [status_key(job_id)]
     try:
+        if owner is not None:
+            written.append(store.index_owner(status))
         queue.send(JobMessage(job_id, key, kind, ratio, now))
     except ServiceUnavailable:
-        _remove(store, [status_key(job_id)])
+        _remove(store, written)
         raise
     return status
 
