@@ -126,6 +126,10 @@ class JobStatus:
     def failed(self, error: JobError, now: str) -> JobStatus:
         return self._enter(JobState.FAILED, now, error=error, note=None)
 
+    def redriven(self, note: str, now: str) -> JobStatus:
+        """Queued again by an operator after it failed: the error is cleared, its stages are kept."""
+        return self._enter(JobState.QUEUED, now, note=note, error=None, result=None)
+
     def canceled(self, now: str) -> JobStatus:
         return self._enter(JobState.CANCELED, now, note="canceled by its client; its input was deleted")
 
