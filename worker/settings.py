@@ -7,6 +7,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jobs.keepwarm import KeepWarm
 from jobs.settings import (
     AwsSettings,
     FromEnv,
@@ -89,6 +90,7 @@ class WorkerSettings(FromEnv):
     )
     max_pixels: int = max_pixels()
     webhook: WebhookSettings = field(default_factory=WebhookSettings)  # signs and limits job callbacks
+    keep_warm: KeepWarm = field(default_factory=KeepWarm)  # an idle worker stays while the pool needs it
     pipeline_depth: int = setting(
         "DARKROOM_PIPELINE_DEPTH", 3, "jobs in flight at once, decoding and encoding around enhancing; 1: one by one"
     )

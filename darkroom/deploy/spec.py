@@ -53,4 +53,7 @@ class StackSpec:
             "VpcId": self.vpc_id,
             "AssociatePublicIp": "true" if self.public_ip else "false",
             "WorkerIdleSeconds": str(self.idle_seconds),
+            "MinWorkers": str(self.pool.keep_warm.min_workers),
+            "KeepWarm": self.pool.keep_warm.windows_text(),
+            "KeepWarmTimezone": self.pool.keep_warm.timezone,
         }
