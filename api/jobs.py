@@ -123,7 +123,7 @@ def result_url(job_id: str, result: JobResult) -> str:
     url = urls.get(result.key)
     if url is None:
         url = services().store.bucket.presigned_get(
-            result.key, api_settings().result_url_expiry, f"darkroom-{job_id}.jpg"
+            result.key, api_settings().result_url_expiry, f"darkroom-{job_id}.{result.key.rsplit('.', 1)[-1]}"
         )
         urls.remember(result.key, url)
     return url

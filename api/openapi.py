@@ -65,6 +65,14 @@ CALLBACK = (
     "An https URL POSTed the job's status when it is done or failed, signed in the Darkroom-Signature "
     "header (t=<unix time>,v1=<hex HMAC-SHA256 of 't.body'>); private and loopback addresses are refused."
 )
+OUTPUT_FIELDS = {
+    "format": {
+        "type": "string",
+        "enum": ["jpeg", "png16", "tiff16"],
+        "description": "The result: JPEG (default), 16-bit PNG or 16-bit TIFF; EXIF and ICC kept, tagged sRGB.",
+    },
+    "quality": {"type": "string", "description": "JPEG quality, 1 to 100 (default 92); JPEG only."},
+}
 SUBMIT: dict[str, Any] = {
     "summary": "Submit a photo to brighten",
     "operationId": "submitJob",
@@ -83,6 +91,7 @@ SUBMIT: dict[str, Any] = {
                         },
                         "ratio": {"type": "string", "description": "A number from 1 to 300, or 'auto' (default)."},
                         "callback_url": {"type": "string", "format": "uri", "description": CALLBACK},
+                        **OUTPUT_FIELDS,
                     },
                 }
             },
@@ -105,7 +114,9 @@ SUBMIT: dict[str, Any] = {
             **_json("Accepted and queued.", "JobAccepted"),
             "headers": {"Location": {"description": "The job's URL.", "schema": {"type": "string"}}},
         },
-        "400": _problem("No image field, an empty file, an invalid ratio or a refused callback_url."),
+        "400": _problem(
+            "No image field, an empty file, an invalid ratio, format or quality, or a refused callback_url."
+        ),
         "404": _problem("JSON: no such upload id (upload-not-found)."),
         "409": _problem(
             "JSON: the upload was used (upload-used), is missing (upload-missing) or changed (upload-changed)."
@@ -137,6 +148,7 @@ BATCH: dict[str, Any] = {
                         },
                         "ratio": {"type": "string", "description": "For every file: 1 to 300, or 'auto'."},
                         "callback_url": {"type": "string", "format": "uri", "description": CALLBACK},
+                        **OUTPUT_FIELDS,
                     },
                 }
             }

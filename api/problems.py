@@ -32,6 +32,7 @@ PROBLEM_TYPES = {
     "missing-image": ProblemType(400, "Missing Image"),
     "too-many-files": ProblemType(400, "Too Many Files"),
     "invalid-limit": ProblemType(400, "Invalid Limit"),
+    "invalid-output": ProblemType(400, "Invalid Output Format"),
     "empty-upload": ProblemType(400, "Empty Upload"),
     "length-required": ProblemType(411, "Length Required"),
     "content-too-large": ProblemType(413, "Content Too Large"),

@@ -17,6 +17,7 @@ from api.validate import Source, UploadInfo, inspect_upload
 from jobs.aws import ServiceUnavailable
 from jobs.cancel import NotCancelable, cancel_job
 from jobs.message import InvalidRatio, parse_ratio
+from jobs.outputs import InvalidOutput, OutputFormat, parse_output
 from jobs.status import JobStatus
 from jobs.submit import submit_job
 from jobs.webhook import CallbackRefused, check_callback_url
@@ -29,6 +30,14 @@ def read_ratio(value: object) -> float | None:
         return parse_ratio(value)
     except InvalidRatio as exc:
         raise Problem("invalid-ratio", str(exc)) from None
+
+
+def read_output() -> OutputFormat:
+    """The result's ``format`` and JPEG ``quality`` form fields."""
+    try:
+        return parse_output(request.form.get("format"), request.form.get("quality"))
+    except InvalidOutput as exc:
+        raise Problem("invalid-output", str(exc)) from None
 
 
 def read_callback_url(value: object) -> str | None:
@@ -57,12 +66,14 @@ def submit_form(owner: str | None) -> JobStatus:
         raise Problem("length-required", "send the upload with a Content-Length header")
     if image is None:
         raise Problem("missing-image", "send the photo as the multipart form field 'image'")
-    ratio = read_ratio(request.form.get("ratio"))
+    ratio, output = read_ratio(request.form.get("ratio")), read_output()
     callback_url = read_callback_url(request.form.get("callback_url"))
     data = image.read()
     info = inspect(data, image.filename)
     store, queue = services().store, services().queue  # both found before anything is written
-    status = submit_job(store, queue, data, info.ext, info.content_type, info.kind, ratio, callback_url, owner)
+    status = submit_job(
+        store, queue, data, info.ext, info.content_type, info.kind, ratio, callback_url, owner, output=output
+    )
     log_submitted(status, info, len(data))
     return status
 
@@ -79,7 +90,7 @@ def submit_batch(owner: str | None) -> list[JobStatus]:
     most = api_settings().batch_max_files
     if len(images) > most:
         raise Problem("too-many-files", f"a batch carries at most {most} files; this one has {len(images)}")
-    ratio = read_ratio(request.form.get("ratio"))
+    ratio, output = read_ratio(request.form.get("ratio")), read_output()
     callback_url = read_callback_url(request.form.get("callback_url"))
     files = [(data := image.read(), inspect_named(data, image.filename, n)) for n, image in enumerate(images, 1)]
     guard_more_submits(len(files) - 1, owner)
@@ -87,7 +98,10 @@ def submit_batch(owner: str | None) -> list[JobStatus]:
     made: list[JobStatus] = []
     try:
         for data, info in files:
-            status = submit_job(store, queue, data, info.ext, info.content_type, info.kind, ratio, callback_url, owner)
+            kind = info.kind
+            status = submit_job(
+                store, queue, data, info.ext, info.content_type, kind, ratio, callback_url, owner, output
+            )
             made.append(status)
             log_submitted(status, info, len(data))
     except ServiceUnavailable:

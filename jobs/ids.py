@@ -55,8 +55,13 @@ def ticket_key(upload_id: str) -> str:
     return f"tickets/{check_job_id(upload_id)}.json"
 
 
-def result_key(job_id: str) -> str:
-    return f"results/{check_job_id(job_id)}.jpg"
+RESULT_EXTENSIONS = frozenset({"jpg", "png", "tif"})
+
+
+def result_key(job_id: str, ext: str = "jpg") -> str:
+    if ext not in RESULT_EXTENSIONS:
+        raise ValueError(f"unsupported result extension {ext!r}")
+    return f"results/{check_job_id(job_id)}.{ext}"
 
 
 def status_key(job_id: str) -> str:

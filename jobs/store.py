@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from jobs.bucket import Bucket
 from jobs.ids import job_id_of_owner_key, job_prefixes, owner_job_key, owner_prefix, result_key, status_key, upload_key
+from jobs.outputs import JPEG, OutputFormat
 from jobs.pool import WorkerRecord, worker_key
 from jobs.status import JobStatus, parse_iso
 
@@ -27,9 +28,9 @@ class JobStore:
         self.bucket.write(key, body, content_type)
         return key
 
-    def put_result(self, job_id: str, jpeg: bytes) -> str:
-        key = result_key(job_id)
-        self.bucket.write(key, jpeg, "image/jpeg")
+    def put_result(self, job_id: str, image: bytes, output: OutputFormat = JPEG) -> str:
+        key = result_key(job_id, output.ext)
+        self.bucket.write(key, image, output.content_type)
         return key
 
     def get(self, key: str) -> bytes | None:

@@ -12,6 +12,7 @@ import logging
 from jobs.aws import ServiceUnavailable
 from jobs.ids import new_job_id, status_key
 from jobs.message import InputKind, JobMessage
+from jobs.outputs import JPEG, OutputFormat
 from jobs.queue import JobQueue
 from jobs.status import JobStatus, iso_now
 from jobs.store import JobStore
@@ -29,6 +30,7 @@ def submit_job(
     ratio: float | None,
     callback_url: str | None = None,
     owner: str | None = None,
+    output: OutputFormat = JPEG,
 ) -> JobStatus:
     """Store, record and enqueue one validated upload; returns its queued status.
 
@@ -44,7 +46,7 @@ def submit_job(
         written.append(status_key(job_id))
         if owner is not None:
             written.append(store.index_owner(status))
-        queue.send(JobMessage(job_id, written[0], kind, ratio, now))
+        queue.send(JobMessage(job_id, written[0], kind, ratio, now, output))
     except ServiceUnavailable:
         _remove(store, written)
         raise

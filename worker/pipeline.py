@@ -12,15 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from jobs.message import InputKind
+from jobs.outputs import JPEG, OutputFormat
 from worker.decode import MAX_PIXELS, decode
-from worker.encode import encode_jpeg
+from worker.encode import encode_image
 from worker.exposure import auto_ratio
 from worker.frames import Enhancer, Frame, RawFrame, method_name
 
 
 @dataclass(frozen=True)
 class Enhanced:
-    jpeg: bytes
+    encoded: bytes  # in the job's output format
     width: int
     height: int
     ratio_used: float
@@ -41,7 +42,12 @@ def enhance(frame: Frame, ratio: float | None, enhancer: Enhancer) -> tuple[np.n
 
 
 def run_pipeline(
-    data: bytes, kind: InputKind, ratio: float | None, enhancer: Enhancer, max_pixels: int = MAX_PIXELS
+    data: bytes,
+    kind: InputKind,
+    ratio: float | None,
+    enhancer: Enhancer,
+    max_pixels: int = MAX_PIXELS,
+    output: OutputFormat = JPEG,
 ) -> Enhanced:
     """Decode, enhance and encode one upload. Raises ``InputError`` for a file that can never work."""
     started = time.perf_counter()
@@ -49,10 +55,10 @@ def run_pipeline(
     decoded = time.perf_counter()
     image, used, method = enhance(frame, ratio, enhancer)
     enhanced = time.perf_counter()
-    jpeg = encode_jpeg(image)
+    data = encode_image(image, output, frame.meta)
     encoded = time.perf_counter()
     return Enhanced(
-        jpeg=jpeg,
+        encoded=data,
         width=image.shape[1],
         height=image.shape[0],
         ratio_used=used,
