@@ -51,6 +51,12 @@ class ModelChoice(FromEnv):
         "sid-srgb.safetensors",
         "JPEG/PNG weights for sid: a shipped file name, a path or s3://...",
     )
+    model_parameters: str = setting(
+        "DARKROOM_MODEL_PARAMETERS",
+        "",
+        "SSM path whose raw and srgb parameters name published weights (darkroom model publish), read at start;"
+        " unset, or a parameter missing: DARKROOM_RAW_MODEL and DARKROOM_SRGB_MODEL (the AMI's baked weights)",
+    )
     device: str = setting("DARKROOM_DEVICE", "auto", "where sid runs: auto (the GPU when there is one), cpu or cuda")
     cache_dir: Path = setting(
         "DARKROOM_MODEL_CACHE",
