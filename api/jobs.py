@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from api.access import caller
 from api.eta import poll_after_seconds
 from api.guards import guard_job_list, guard_job_owner, guard_job_read, guard_submit
+from api.metrics import CANCELED
 from api.problems import Problem
 from api.services import api_settings, services
 from api.submission import submit_batch, submit_form
@@ -82,6 +83,7 @@ def cancel(job_id: str) -> Response:
         now = exc.status.state.value
         raise Problem("job-not-cancelable", f"the job is {now}; only a queued job can be canceled") from None
     services().terminal_statuses.remember(canceled)
+    CANCELED.inc()
     return jsonify(job_document(canceled, 0, canceled.note))
 
 

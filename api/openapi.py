@@ -322,6 +322,13 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {"200": {"description": "Ready."}, "503": _problem("S3 or SQS is unreachable.", True)},
             }
         },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus text: jobs submitted and canceled, the queues, the pool",
+                "operationId": "metrics",
+                "responses": {"200": {"description": "Prometheus exposition format.", "content": TEXT}},
+            }
+        },
         "/openapi.json": {
             "get": {
                 "summary": "This document",

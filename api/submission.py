@@ -11,6 +11,7 @@ import logging
 from flask import request
 
 from api.guards import guard_more_submits
+from api.metrics import SUBMITTED
 from api.problems import Problem
 from api.services import api_settings, services
 from api.validate import Source, UploadInfo, inspect_upload
@@ -124,6 +125,7 @@ def inspect_named(data: bytes, filename: str | None, number: int) -> UploadInfo:
 
 
 def log_submitted(status: JobStatus, info: UploadInfo, size: int) -> None:
+    SUBMITTED.labels(info.kind.value).inc()
     log.info(
         "job %s submitted: %s %s %dx%d, %d bytes%s",
         status.job_id,
