@@ -31,6 +31,7 @@ class StackSpec:
     page_origins: tuple[str, ...] = ()  # where the demo page is served: its direct uploads need the bucket's CORS
     generated_bucket_name: bool = False  # on AWS: darkroom-ACCOUNT-REGION instead of aws.bucket
     webhook_secret_parameter: str = "/darkroom/webhook-secret"  # an SSM SecureString the operator creates
+    oldest_job_alarm_seconds: int = 900  # the OldestJobAlarm's threshold
     model_parameters: str = "/darkroom/models"  # darkroom model publish writes {this}/raw and {this}/srgb
 
     def parameters(self) -> dict[str, str]:
@@ -55,6 +56,7 @@ class StackSpec:
             "AssociatePublicIp": "true" if self.public_ip else "false",
             "WorkerIdleSeconds": str(self.idle_seconds),
             "ModelParameterPath": self.model_parameters,
+            "OldestJobAlarmSeconds": str(self.oldest_job_alarm_seconds),
             "MinWorkers": str(self.pool.keep_warm.min_workers),
             "KeepWarm": self.pool.keep_warm.windows_text(),
             "KeepWarmTimezone": self.pool.keep_warm.timezone,

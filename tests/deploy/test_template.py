@@ -119,3 +119,12 @@ def test_the_ami_parameter_is_an_image_parameter_the_api_reads(template: dict[st
     parameter = template["Resources"]["WorkerAmiParameter"]["Properties"]
     assert parameter["Name"] == {"Ref": "AmiParameterName"}
     assert parameter["DataType"] == "aws:ec2:image"
+
+
+def test_alarms_watch_the_dead_letter_queue_and_the_oldest_waiting_job(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    dead, oldest = resources["DeadLettersAlarm"]["Properties"], resources["OldestJobAlarm"]["Properties"]
+    assert dead["Dimensions"][0]["Value"] == {"Fn::GetAtt": "DeadLetterQueue.QueueName"}
+    assert (dead["MetricName"], dead["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 0)
+    assert oldest["Dimensions"][0]["Value"] == {"Fn::GetAtt": "JobQueue.QueueName"}
+    assert oldest["MetricName"] == "ApproximateAgeOfOldestMessage"
