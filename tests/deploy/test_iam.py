@@ -124,9 +124,10 @@ def test_each_role_allows_exactly_the_actions_its_calls_need(
 
 
 def test_the_function_writes_no_worker_record_and_only_its_own_logs(template: dict[str, Any]) -> None:
-    """It keeps its record in memory (worker/function.py): results, status and owed callbacks only."""
+    """It keeps its record in memory (worker/function.py): results, status, owed callbacks and dead letters."""
     written = {result_key(JOB_ID), status_key(JOB_ID), webhook_key(JOB_ID)}
-    assert s3_prefixes(template, "FunctionRole", "s3:PutObject") == {key.split("/")[0] + "/" for key in written}
+    granted = s3_prefixes(template, "FunctionRole", "s3:PutObject")
+    assert granted == {key.split("/")[0] + "/" for key in written} | {"dead-letters/"}  # its sweep's records
     assert s3_prefixes(template, "FunctionRole", "s3:GetObject") == s3_prefixes(template, "WorkerRole", "s3:GetObject")
     (logs,) = [st for st in policy_statements(template, "FunctionRole") if st["Sid"] == "WriteItsOwnLogs"]
     assert logs["Resource"] == {"Fn::GetAtt": "FunctionLogGroup.Arn"}
