@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def tick(services: Services) -> None:
     """One round: capacity for what is queued and the keep-warm floor (reaping when due), then stranded submits."""
-    if services.settings.pool.enabled:
+    if services.settings.pool.launches:  # not with the Lambda tier serving every job
         view = services.provider.ensure_capacity(warm=False)
         log.debug("tick: %d working, %d booting", view.working, view.booting)
     resent = resend_stranded(services.store, services.queue)
