@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import health, jobs, legacy, openapi, page, pool_routes, uploads
+from api import health, jobs, legacy, metrics, openapi, page, pool_routes, uploads
 from api.cors import install_cors
 from api.errors import register_problem_handlers
 from api.services import EXTENSION_KEY, Services
@@ -40,6 +40,7 @@ def create_app(
     app.register_blueprint(jobs.bp)
     app.register_blueprint(pool_routes.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(uploads.bp)
     app.register_blueprint(legacy.bp)

@@ -44,17 +44,38 @@ def guard_submit() -> str | None:
     key = caller(access)
     if key is None and is_closed(access):
         raise key_required("submitting a job")
-    if key is not None:
-        wait = services().submit_limiter.hit(f"key:{key}")
-        limit = f"at most {access.submits_per_minute} submits a minute per API key"
-    elif not access.require_key:
-        wait = services().submit_limiter.hit(f"addr:{client_address()}")
-        limit = f"at most {access.submits_per_minute} submits a minute from one client"
-    else:
-        wait = services().public_limiter.hit(f"addr:{client_address()}")
-        limit = f"at most {access.public_submits_per_hour} submits an hour without an API key"
+    wait, limit = count_submit(key)
     if wait > 0:
         raise too_many(wait, limit)
+    return key
+
+
+def count_submit(key: str | None) -> tuple[float, str]:
+    """Count one submit against the caller's limit: (seconds to wait, 0.0 when allowed; the limit in words)."""
+    access = api_settings().access
+    if key is not None:
+        wait = services().submit_limiter.hit(f"key:{key}")
+        return wait, f"at most {access.submits_per_minute} submits a minute per API key"
+    if not access.require_key:
+        wait = services().submit_limiter.hit(f"addr:{client_address()}")
+        return wait, f"at most {access.submits_per_minute} submits a minute from one client"
+    wait = services().public_limiter.hit(f"addr:{client_address()}")
+    return wait, f"at most {access.public_submits_per_hour} submits an hour without an API key"
+
+
+def guard_more_submits(count: int, key: str | None) -> None:
+    """A batch's files after its first (which ``guard_submit`` counted): each counts against the same limit."""
+    for _ in range(count):
+        wait, limit = count_submit(key)
+        if wait > 0:
+            raise too_many(wait, f"{limit}; each file of a batch counts as one")
+
+
+def guard_job_list() -> str:
+    """Listing jobs needs a key: the list is that key's jobs. Returns the key's hash."""
+    key = caller(api_settings().access)
+    if key is None:
+        raise key_required("listing your jobs")
     return key
 
 

@@ -19,12 +19,14 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from api.access import caller
 from api.eta import poll_after_seconds
-from api.guards import guard_job_owner, guard_job_read, guard_submit
+from api.guards import guard_job_list, guard_job_owner, guard_job_read, guard_submit
+from api.metrics import CANCELED
 from api.problems import Problem
 from api.services import api_settings, services
-from api.submission import submit_form
+from api.submission import submit_batch, submit_form
 from api.uploads import json_object, submit_upload
 from api.waiting import after_submit, job_wait
+from jobs.cancel import NotCancelable, cancel_job
 from jobs.ids import is_job_id
 from jobs.status import JobError, JobResult, JobState, JobStatus
 
@@ -49,9 +51,46 @@ def submit() -> tuple[Response, int, dict[str, str]]:
     return jsonify(accepted(status.job_id)), 202, {"Location": job_links(status.job_id)["self"]}
 
 
-def accepted(job_id: str) -> dict[str, Any]:
-    """The 202 body: the job is queued; with a pool, capacity is made sure of and the wait explained."""
+@bp.post("/batch")
+def submit_many() -> tuple[Response, int]:
+    """Several files in one multipart request: one job per file, in the order sent."""
+    made = submit_batch(caller(api_settings().access))
     eta, note = after_submit()
+    return jsonify({"jobs": [accepted(status.job_id, eta, note) for status in made]}), 202
+
+
+DEFAULT_LIST_LIMIT, MOST_LISTED = 20, 100
+
+
+@bp.get("")
+def list_jobs() -> Response:
+    """The caller's key's most recent jobs, newest first (``?limit=``, at most 100)."""
+    owner = guard_job_list()
+    text = request.args.get("limit", str(DEFAULT_LIST_LIMIT))
+    if not text.isdigit() or not 1 <= int(text) <= MOST_LISTED:
+        raise Problem("invalid-limit", f"limit is a whole number from 1 to {MOST_LISTED}")
+    statuses = services().store.owner_jobs(owner, int(text))
+    return jsonify({"jobs": [job_document(status, *job_wait(status)) for status in statuses]})
+
+
+@bp.delete("/<job_id>")
+def cancel(job_id: str) -> Response:
+    """Cancel a queued job: it never runs, and its input is deleted now (a canceled job again: the same answer)."""
+    status = find_job(job_id)
+    try:
+        canceled = cancel_job(services().store, status)
+    except NotCancelable as exc:
+        now = exc.status.state.value
+        raise Problem("job-not-cancelable", f"the job is {now}; only a queued job can be canceled") from None
+    services().terminal_statuses.remember(canceled)
+    CANCELED.inc()
+    return jsonify(job_document(canceled, 0, canceled.note))
+
+
+def accepted(job_id: str, eta: int | None = None, note: str | None = None) -> dict[str, Any]:
+    """The 202 body: the job is queued; with a pool, capacity is made sure of and the wait explained."""
+    if eta is None:
+        eta, note = after_submit()
     return {"id": job_id, "status": JobState.QUEUED.value, "eta_seconds": eta, "note": note, "links": job_links(job_id)}
 
 
@@ -86,7 +125,7 @@ def result_url(job_id: str, result: JobResult) -> str:
     url = urls.get(result.key)
     if url is None:
         url = services().store.bucket.presigned_get(
-            result.key, api_settings().result_url_expiry, f"darkroom-{job_id}.jpg"
+            result.key, api_settings().result_url_expiry, f"darkroom-{job_id}.{result.key.rsplit('.', 1)[-1]}"
         )
         urls.remember(result.key, url)
     return url

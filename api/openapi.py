@@ -65,6 +65,14 @@ CALLBACK = (
     "An https URL POSTed the job's status when it is done or failed, signed in the Darkroom-Signature "
     "header (t=<unix time>,v1=<hex HMAC-SHA256 of 't.body'>); private and loopback addresses are refused."
 )
+OUTPUT_FIELDS = {
+    "format": {
+        "type": "string",
+        "enum": ["jpeg", "png16", "tiff16"],
+        "description": "The result: JPEG (default), 16-bit PNG or 16-bit TIFF; EXIF and ICC kept, tagged sRGB.",
+    },
+    "quality": {"type": "string", "description": "JPEG quality, 1 to 100 (default 92); JPEG only."},
+}
 SUBMIT: dict[str, Any] = {
     "summary": "Submit a photo to brighten",
     "operationId": "submitJob",
@@ -83,6 +91,7 @@ SUBMIT: dict[str, Any] = {
                         },
                         "ratio": {"type": "string", "description": "A number from 1 to 300, or 'auto' (default)."},
                         "callback_url": {"type": "string", "format": "uri", "description": CALLBACK},
+                        **OUTPUT_FIELDS,
                     },
                 }
             },
@@ -105,7 +114,9 @@ SUBMIT: dict[str, Any] = {
             **_json("Accepted and queued.", "JobAccepted"),
             "headers": {"Location": {"description": "The job's URL.", "schema": {"type": "string"}}},
         },
-        "400": _problem("No image field, an empty file, an invalid ratio or a refused callback_url."),
+        "400": _problem(
+            "No image field, an empty file, an invalid ratio, format or quality, or a refused callback_url."
+        ),
         "404": _problem("JSON: no such upload id (upload-not-found)."),
         "409": _problem(
             "JSON: the upload was used (upload-used), is missing (upload-missing) or changed (upload-changed)."
@@ -115,6 +126,63 @@ SUBMIT: dict[str, Any] = {
         "415": _problem("Not a JPEG, PNG, TIFF or camera RAW file."),
         "422": _problem("A corrupt or truncated image, one with too many pixels, or a direct upload of another size."),
         "503": _problem("Storage or the queue is unavailable; retry later.", retry_after=True),
+    },
+}
+
+BATCH: dict[str, Any] = {
+    "summary": "Submit several photos in one request: one job per file",
+    "operationId": "submitBatch",
+    "description": "Every file is checked before any is stored; each counts as one submit against the limit.",
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image"],
+                    "properties": {
+                        "image": {
+                            "type": "array",
+                            "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+                            "description": "The files, each in a field named image (DARKROOM_BATCH_MAX_FILES at most).",
+                        },
+                        "ratio": {"type": "string", "description": "For every file: 1 to 300, or 'auto'."},
+                        "callback_url": {"type": "string", "format": "uri", "description": CALLBACK},
+                        **OUTPUT_FIELDS,
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "202": _json("Every file accepted and queued.", "BatchAccepted"),
+        "400": _problem("No image field, too many files, an empty file, an invalid ratio or a refused callback_url."),
+        **{code: SUBMIT["responses"][code] for code in ("411", "413", "415", "422", "503")},
+    },
+}
+
+LIST: dict[str, Any] = {
+    "summary": "The caller's API key's most recent jobs, newest first",
+    "operationId": "listJobs",
+    "parameters": [
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}
+    ],
+    "responses": {
+        "200": _json("The key's jobs.", "JobList"),
+        "400": _problem("limit is not a whole number from 1 to 100."),
+        "503": _problem("Storage is unavailable; retry later.", retry_after=True),
+    },
+}
+
+CANCEL: dict[str, Any] = {
+    "summary": "Cancel a queued job: it never runs, and its input is deleted now",
+    "operationId": "cancelJob",
+    "parameters": [JOB_ID],
+    "responses": {
+        "200": _json("The canceled job (canceling it again answers the same).", "Job"),
+        "404": _problem("No such job."),
+        "409": _problem("The job is processing or finished (job-not-cancelable)."),
+        "503": _problem("Storage is unavailable; retry later.", retry_after=True),
     },
 }
 
@@ -206,8 +274,10 @@ DOCUMENT: dict[str, Any] = {
         "description": "Brightens photos taken in the dark. Submit a photo, poll its job, fetch the result.",
     },
     "paths": {
-        "/v1/jobs": {"post": SUBMIT},
+        "/v1/jobs": {"post": SUBMIT, "get": LIST},
+        "/v1/jobs/batch": {"post": BATCH},
         "/v1/jobs/{job_id}": {
+            "delete": CANCEL,
             "get": {
                 "summary": "A job's status",
                 "operationId": "getJob",
@@ -219,7 +289,7 @@ DOCUMENT: dict[str, Any] = {
                     },
                     "404": _problem("No such job."),
                 },
-            }
+            },
         },
         "/v1/jobs/{job_id}/result": {
             "get": {
@@ -252,6 +322,13 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {"200": {"description": "Ready."}, "503": _problem("S3 or SQS is unreachable.", True)},
             }
         },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus text: jobs submitted and canceled, the queues, the pool",
+                "operationId": "metrics",
+                "responses": {"200": {"description": "Prometheus exposition format.", "content": TEXT}},
+            }
+        },
         "/openapi.json": {
             "get": {
                 "summary": "This document",
@@ -277,7 +354,8 @@ DOCUMENT: dict[str, Any] = {
 }
 
 # With DARKROOM_REQUIRE_API_KEY these need a key ({} : keyless, when keys are not required or under the public limit).
-KEYED_OPERATIONS = {"submitJob", "getJob", "getJobResult", "getPool", "createUpload", "legacyUpload", "legacyDownload"}
+KEYED_OPERATIONS = {"submitJob", "submitBatch", "listJobs", "cancelJob"}
+KEYED_OPERATIONS |= {"getJob", "getJobResult", "getPool", "createUpload", "legacyUpload", "legacyDownload"}
 
 for _operations in DOCUMENT["paths"].values():  # any route may fail unexpectedly
     for _operation in _operations.values():
@@ -286,7 +364,7 @@ for _operations in DOCUMENT["paths"].values():  # any route may fail unexpectedl
             _operation["security"] = [{"bearerKey": []}, {"headerKey": []}, {}]
             _operation["responses"]["401"] = _problem("An API key is required (api-key-required) or wrong.")
 SUBMIT["responses"]["429"] = _problem("Too many submits from this key or client; see Retry-After.", retry_after=True)
-for _submit in (UPLOAD, WEB_PATHS["/upload"]["post"]):  # a direct upload's signing counts as a submit too
+for _submit in (UPLOAD, BATCH, WEB_PATHS["/upload"]["post"]):  # a direct upload's signing counts as a submit too
     _submit["responses"]["429"] = SUBMIT["responses"]["429"]
 
 

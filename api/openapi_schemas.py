@@ -28,7 +28,7 @@ SCHEMAS: dict[str, Any] = {
         "description": f"Amplification: a number from {RATIO_MIN:g} to {RATIO_MAX:g}, or 'auto'.",
         "oneOf": [{"type": "number", "minimum": RATIO_MIN, "maximum": RATIO_MAX}, {"const": "auto"}],
     },
-    "JobState": {"type": "string", "enum": ["queued", "processing", "done", "failed"]},
+    "JobState": {"type": "string", "enum": ["queued", "processing", "done", "failed", "canceled"]},
     "JobLinks": {
         "type": "object",
         "required": ["self", "result"],
@@ -104,6 +104,17 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+}
+
+SCHEMAS["JobList"] = {
+    "type": "object",
+    "required": ["jobs"],
+    "properties": {"jobs": {"type": "array", "items": ref("Job")}},
+}
+SCHEMAS["BatchAccepted"] = {
+    "type": "object",
+    "required": ["jobs"],
+    "properties": {"jobs": {"type": "array", "items": ref("JobAccepted"), "description": "One per file, in order."}},
 }
 
 SCHEMAS["Worker"] = {

@@ -52,7 +52,7 @@ class Services:
         self._dead_letter_queue: JobQueue | None = None
         self._provider: Provider | None = None
         self._lock = threading.Lock()
-        self.terminal_statuses = TerminalStatusCache()  # done/failed never change: polls skip S3 for them
+        self.terminal_statuses = TerminalStatusCache()  # done/canceled never change: polls skip S3 for them
         self.result_urls = ResultUrlCache(max_age=settings.result_url_expiry / 10)  # each valid >= 90% of its expiry
         pool, access = settings.pool, settings.access
         files = lock_path(settings.aws.bucket, pool.name)  # limits are per host: one SQLite file each, beside the lock

@@ -64,6 +64,7 @@ class ApiSettings(FromEnv):
     )
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     access: AccessSettings = field(default_factory=AccessSettings)  # API keys and submit limits
+    batch_max_files: int = setting("DARKROOM_BATCH_MAX_FILES", 20, "the most files one batch submit may carry")
     log_level: str = setting("DARKROOM_LOG_LEVEL", "INFO", "the API's log level: DEBUG, INFO, WARNING or ERROR")
     tick_seconds: float = setting(
         "DARKROOM_TICK_SECONDS",
@@ -75,6 +76,7 @@ class ApiSettings(FromEnv):
         require(self, positive, "positive", "max_upload_bytes", "max_pixels", "result_url_expiry")
         require(self, positive, "positive", "service_seconds_estimate", "max_direct_upload_bytes", "upload_url_expiry")
         require(self, positive, "positive", "tick_seconds")
+        require(self, positive, "positive", "batch_max_files")
         require(self, lambda level: level.upper() in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS), "log_level")
         for origin in self.cors_origins:
             if not ORIGIN.fullmatch(origin):

@@ -1,12 +1,13 @@
 """A per-process cache of finished jobs' status documents.
 
-``done`` and ``failed`` are terminal: no worker ever writes a job's status
+``done`` and ``canceled`` are final: no worker ever writes a job's status
 again after it (the worker's done write is conditional on its own processing
 version, and a repeat delivery of a finished job is acknowledged without a
 write). So once a poll has read a terminal status from S3 it can be served
 from memory for as long as the process lives, and the S3 GET (the slowest
 part of a poll) is paid once per job and process instead of on every poll.
-Queued and processing statuses change and are never cached. The presigned
+Queued and processing statuses change and are never cached, nor are failed
+ones: an operator may redrive them. The presigned
 result URL of a done job is reused for a tenth of its validity, for the same
 reason (``ResultUrlCache``).
 """
@@ -18,8 +19,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from jobs.status import JobStatus
+from jobs.status import JobState, JobStatus
 
+CACHED_STATES = (JobState.DONE, JobState.CANCELED)  # failed can be redriven (jobs/dead_letters.py)
 DEFAULT_ENTRIES = 10_000  # a status document is ~1 kB: about 10 MB per API process at most
 
 
@@ -44,8 +46,11 @@ class TerminalStatusCache:
             return status
 
     def remember(self, status: JobStatus) -> None:
-        """Keep ``status`` if it is terminal; anything else may still change and is ignored."""
-        if not status.state.terminal or self.max_entries <= 0:
+        """Keep ``status`` if it is done or canceled; anything else may still change and is ignored.
+
+        A failed job is final for workers, but an operator may redrive it (``darkroom dlq redrive``).
+        """
+        if status.state not in CACHED_STATES or self.max_entries <= 0:
             return
         with self._lock:
             self._entries[status.job_id] = status

@@ -5,7 +5,7 @@ when every worker died would wait for the next request, and a stuck
 instance would never be reaped without traffic. So each API host runs this
 loop in a uWSGI mule (``mule = %dtick_mule.py`` in api/uwsgi.ini; uWSGI
 restarts it if it dies): every ``DARKROOM_TICK_SECONDS`` it ensures
-capacity (the scaling rule, and the reaper when due) and resends the
+capacity (the scaling rule with its keep-warm floor, and the reaper when due) and resends the
 messages of submits that died before the queue had them. Several hosts
 ticking at once are safe: the pool's slots bound launches across hosts.
 """
@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 
 
 def tick(services: Services) -> None:
-    """One round: capacity for what is queued (reaping when due), then stranded submits."""
-    if services.settings.pool.enabled:
+    """One round: capacity for what is queued and the keep-warm floor (reaping when due), then stranded submits."""
+    if services.settings.pool.launches:  # not with the Lambda tier serving every job
         view = services.provider.ensure_capacity(warm=False)
         log.debug("tick: %d working, %d booting", view.working, view.booting)
     resent = resend_stranded(services.store, services.queue)

@@ -57,7 +57,7 @@ def enhance_files(inputs: list[Path], output: Path | None, ratio_text: str, meth
             log.error("%s: %s", source, exc)
             continue
         target = output_path(source, output, many)
-        target.write_bytes(enhanced.jpeg)
+        target.write_bytes(enhanced.encoded)
         timings = ", ".join(f"{k} {v:.2f} s" for k, v in enhanced.timings.items())
         message = (
             f"{source} -> {target} ({enhanced.width}x{enhanced.height}, ratio {enhanced.ratio_used:.1f}; {timings})"

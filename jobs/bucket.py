@@ -103,6 +103,12 @@ class Bucket:
             pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix)
             return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
+    def first_keys(self, prefix: str, limit: int) -> list[str]:
+        """The first ``limit`` keys under ``prefix`` in S3's order (one request, up to 1000)."""
+        with self._errors("listing", prefix):
+            reply = self.s3.list_objects_v2(Bucket=self.name, Prefix=prefix, MaxKeys=limit)
+            return [item["Key"] for item in reply.get("Contents", [])]
+
     def copy(self, source: str, target: str) -> str:
         """Copy an object inside the bucket; returns the copy's ETag."""
         with self._errors(f"copying s3://{self.name}/{source} to", target):

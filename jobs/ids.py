@@ -55,12 +55,41 @@ def ticket_key(upload_id: str) -> str:
     return f"tickets/{check_job_id(upload_id)}.json"
 
 
-def result_key(job_id: str) -> str:
-    return f"results/{check_job_id(job_id)}.jpg"
+RESULT_EXTENSIONS = frozenset({"jpg", "png", "tif"})
+
+
+def result_key(job_id: str, ext: str = "jpg") -> str:
+    if ext not in RESULT_EXTENSIONS:
+        raise ValueError(f"unsupported result extension {ext!r}")
+    return f"results/{check_job_id(job_id)}.{ext}"
 
 
 def status_key(job_id: str) -> str:
     return f"status/{check_job_id(job_id)}.json"
+
+
+OWNER_PATTERN = re.compile(r"[0-9a-f]{64}")  # the SHA-256 of an API key (api.access.key_hash)
+NEWEST_FIRST_BASE = 10**13  # ms since 1970 counted down from here: S3 lists the newest job first until 2286
+
+
+def owner_prefix(owner: str) -> str:
+    if OWNER_PATTERN.fullmatch(owner) is None:
+        raise ValueError("not an API key hash")
+    return f"owners/{owner}/"
+
+
+def owner_job_key(owner: str, created_ms: int, job_id: str) -> str:
+    """An entry in a key's list of jobs: S3 lists these newest first (the time is counted down)."""
+    return f"{owner_prefix(owner)}{NEWEST_FIRST_BASE - created_ms:013d}-{check_job_id(job_id)}"
+
+
+def job_id_of_owner_key(key: str) -> str:
+    return check_job_id(key[-36:])
+
+
+def job_prefixes(job_id: str) -> tuple[str, str]:
+    """Every key that holds a job's pixels: its upload (any extension) and its results."""
+    return f"uploads/{check_job_id(job_id)}.", f"results/{job_id}."
 
 
 def webhook_key(job_id: str) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from jobs.ids import check_job_id, parse_upload_key
+from jobs.outputs import JPEG, InvalidOutput, OutputFormat, parse_output
 
 SCHEMA_VERSION = 1
 RATIO_MIN = 1.0
@@ -61,7 +62,7 @@ class JobMessage:
     kind: InputKind
     ratio: float | None  # None: choose automatically from the image
     submitted_at: str  # ISO 8601, UTC
-    outputs: tuple[str, ...] = ("jpeg",)
+    output: OutputFormat = JPEG
 
     def to_json(self) -> str:
         return json.dumps(
@@ -70,7 +71,11 @@ class JobMessage:
                 "id": self.job_id,
                 "upload_key": self.upload_key,
                 "kind": self.kind.value,
-                "options": {"ratio": "auto" if self.ratio is None else self.ratio, "outputs": list(self.outputs)},
+                "options": {
+                    "ratio": "auto" if self.ratio is None else self.ratio,
+                    "outputs": [self.output.name],
+                    "quality": self.output.quality,
+                },
                 "submitted_at": self.submitted_at,
             },
             separators=(",", ":"),
@@ -92,18 +97,27 @@ class JobMessage:
             if key_id != job_id:
                 raise MessageError("upload key belongs to another job")
             options = data["options"]
-            outputs = tuple(str(o) for o in options.get("outputs", ["jpeg"]))
-            if outputs != ("jpeg",):
-                raise MessageError(f"unknown outputs {outputs!r}")
+            output = read_output(options)
             return cls(
                 job_id=job_id,
                 upload_key=data["upload_key"],
                 kind=InputKind(data["kind"]),
                 ratio=parse_ratio(options.get("ratio")),
                 submitted_at=str(data["submitted_at"]),
-                outputs=outputs,
+                output=output,
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             if isinstance(exc, MessageError):
                 raise
             raise MessageError(f"malformed message: {exc!r}") from None
+
+
+def read_output(options: dict[str, object]) -> OutputFormat:
+    outputs = options.get("outputs", ["jpeg"])
+    if not isinstance(outputs, list) or len(outputs) != 1:
+        raise MessageError(f"unknown outputs {outputs!r}")
+    quality = options.get("quality") if outputs[0] == "jpeg" else None
+    try:
+        return parse_output(outputs[0], quality)
+    except InvalidOutput as exc:
+        raise MessageError(str(exc)) from None

@@ -23,10 +23,11 @@ class JobState(StrEnum):
     PROCESSING = "processing"
     DONE = "done"
     FAILED = "failed"
+    CANCELED = "canceled"  # by its client while queued: it never runs, and its input is deleted
 
     @property
     def terminal(self) -> bool:
-        return self in (JobState.DONE, JobState.FAILED)
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELED)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,13 @@ class JobStatus:
 
     def failed(self, error: JobError, now: str) -> JobStatus:
         return self._enter(JobState.FAILED, now, error=error, note=None)
+
+    def redriven(self, note: str, now: str) -> JobStatus:
+        """Queued again by an operator after it failed: the error is cleared, its stages are kept."""
+        return self._enter(JobState.QUEUED, now, note=note, error=None, result=None)
+
+    def canceled(self, now: str) -> JobStatus:
+        return self._enter(JobState.CANCELED, now, note="canceled by its client; its input was deleted")
 
     def with_webhook(self, outcome: WebhookOutcome) -> JobStatus:
         """Record a callback's outcome; the job's state and times stay as they were."""

@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from jobs.bucket import Bucket
-from jobs.ids import result_key, status_key, upload_key
+from jobs.ids import job_id_of_owner_key, job_prefixes, owner_job_key, owner_prefix, result_key, status_key, upload_key
+from jobs.outputs import JPEG, OutputFormat
 from jobs.pool import WorkerRecord, worker_key
-from jobs.status import JobStatus
+from jobs.status import JobStatus, parse_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -34,9 +35,9 @@ class JobStore:
         self.bucket.write(key, body, content_type)
         return key
 
-    def put_result(self, job_id: str, jpeg: bytes) -> str:
-        key = result_key(job_id)
-        self.bucket.write(key, jpeg, "image/jpeg")
+    def put_result(self, job_id: str, image: bytes, output: OutputFormat = JPEG) -> str:
+        key = result_key(job_id, output.ext)
+        self.bucket.write(key, image, output.content_type)
         return key
 
     def get(self, key: str) -> bytes | None:
@@ -63,6 +64,26 @@ class JobStore:
         """The status and its version, for a write that must not overwrite what another writer wrote since."""
         found = self.bucket.find(status_key(job_id))
         return None if found is None else VersionedStatus(JobStatus.from_json(found.body), found.etag)
+
+    def index_owner(self, status: JobStatus) -> str:
+        """List a keyed job under its key's jobs (``owner_jobs``); returns the entry's S3 key."""
+        assert status.owner is not None
+        created_ms = int(parse_iso(status.created_at).timestamp() * 1000)
+        key = owner_job_key(status.owner, created_ms, status.job_id)
+        self.bucket.write(key, b"", "application/octet-stream")
+        return key
+
+    def owner_jobs(self, owner: str, limit: int) -> list[JobStatus]:
+        """A key's ``limit`` most recent jobs, newest first."""
+        ids = [job_id_of_owner_key(key) for key in self.bucket.first_keys(owner_prefix(owner), limit)]
+        return [status for status in map(self.read_status, ids) if status is not None]
+
+    def delete_job_files(self, job_id: str) -> list[str]:
+        """Delete a job's upload and results now; returns the keys deleted. Its status stays."""
+        keys = [key for prefix in job_prefixes(job_id) for key in self.bucket.keys(prefix)]
+        for key in keys:
+            self.bucket.delete(key)
+        return keys
 
     def write_worker(self, record: WorkerRecord) -> None:
         self.bucket.write(worker_key(record.instance_id), record.to_json().encode())

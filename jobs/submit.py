@@ -19,6 +19,7 @@ import logging
 from jobs.aws import NotFound, ServiceUnavailable
 from jobs.ids import SENDING_PREFIX, new_job_id, sending_key, status_key
 from jobs.message import InputKind, JobMessage, MessageError
+from jobs.outputs import JPEG, OutputFormat
 from jobs.queue import JobQueue
 from jobs.status import JobError, JobState, JobStatus, iso_now, parse_iso
 from jobs.store import JobStore
@@ -38,6 +39,7 @@ def submit_job(
     ratio: float | None,
     callback_url: str | None = None,
     owner: str | None = None,
+    output: OutputFormat = JPEG,
 ) -> JobStatus:
     """Store, record and enqueue one validated upload; returns its queued status.
 
@@ -49,10 +51,12 @@ def submit_job(
     written: list[str] = []
     try:
         written.append(store.put_upload(job_id, ext, data, content_type))
-        message = JobMessage(job_id, written[0], kind, ratio, now)
+        message = JobMessage(job_id, written[0], kind, ratio, now, output)
         written.append(_mark_sending(store, message))
         store.write_status(status, create=True)
         written.append(status_key(job_id))
+        if owner is not None:
+            written.append(store.index_owner(status))
         queue.send(message)
     except ServiceUnavailable:
         _remove(store, written)
@@ -87,10 +91,13 @@ def enqueue_stored(
     except ServiceUnavailable:
         _remove(store, [marker])
         raise
+    written = [status_key(job_id), marker]
     try:
+        if owner is not None:
+            written.append(store.index_owner(status))
         queue.send(message)
     except ServiceUnavailable:
-        _remove(store, [status_key(job_id), marker])
+        _remove(store, written)
         raise
     _remove(store, [marker])
     return status

@@ -139,7 +139,8 @@ class Provider:
 
     def _to_launch(self, seen: Observation, warm: bool) -> int:
         counts = build_view(seen, self.settings).counts()
-        return workers_to_launch(counts, self.settings.jobs_per_worker, self.settings.max_workers, warm)
+        floor = self.settings.keep_warm.floor_at(seen.now)
+        return workers_to_launch(counts, self.settings.jobs_per_worker, self.settings.max_workers, warm, floor)
 
     def _launch_within_cap(
         self, seen: Observation, count: int, anonymous: bool = False

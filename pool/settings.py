@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from jobs.keepwarm import KeepWarm
 from jobs.settings import FromEnv, SettingsError, at_least_zero, positive, require, setting
 from pool.tiers import AutoThresholds
 
@@ -81,6 +82,7 @@ class PoolSettings(FromEnv):
         1.0,
         "instance-hours a day (UTC, all hosts) that keyless warm calls may launch; 0: they launch nothing",
     )
+    keep_warm: KeepWarm = field(default_factory=KeepWarm)  # the floor: DARKROOM_MIN_WORKERS, DARKROOM_KEEP_WARM
 
     @property
     def auto_thresholds(self) -> AutoThresholds:
@@ -98,6 +100,9 @@ class PoolSettings(FromEnv):
         require(self, at_least_zero, "0 (no cap) or more", "daily_instance_hours", "anonymous_instance_hours")
         require(self, positive, "positive", "auto_pool_per_hour", "auto_pool_backlog")
         require(self, at_least_zero, "0 or more", "auto_quiet_seconds")
+        most = max([self.keep_warm.min_workers, *(window.workers for window in self.keep_warm.windows)])
+        if most > self.max_workers:
+            raise SettingsError(f"the keep-warm floor ({most}) is above DARKROOM_MAX_WORKERS ({self.max_workers})")
         if not self.instance_types:
             raise SettingsError("the pool needs at least one instance type (DARKROOM_INSTANCE_TYPES)")
 

@@ -19,7 +19,7 @@ from jobs.store import JobStore
 from worker.loop import Worker
 from worker.methods import load_enhancer
 from worker.settings import WorkerSettings
-from worker.startup import find_instance, process_started_at, warm_up, with_webhook_secret
+from worker.startup import find_instance, process_started_at, warm_up, with_published_models, with_webhook_secret
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = WorkerSettings.from_env(os.environ)
         if settings.webhook.secret_parameter:
             settings = with_webhook_secret(settings, ssm_client(settings.aws))
+        if settings.models.model_parameters:
+            settings = with_published_models(settings, ssm_client(settings.aws))
         s3 = s3_client(settings.aws)
         store = JobStore(s3, settings.aws.bucket)
         metadata, recorder = find_instance(settings, store, started_at)  # on an instance: records STARTING

@@ -13,14 +13,17 @@ import zlib
 
 import numpy as np
 import rawpy
+import tifffile
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from jobs.message import InputKind
-from worker.frames import Frame, InputError, RawFrame, SrgbFrame
+from worker.frames import Frame, InputError, PhotoMetadata, RawFrame, SrgbFrame
 
 MAX_PIXELS = 150_000_000
 PILLOW_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP")  # JPEG includes MPO, the phone JPEGs with a second picture inside
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+ORIENTATION_TAG = 0x0112
+EXIF_IFD_TAG = 0x8769
 ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 R, G, B = 0, 1, 2  # packed channel of each colour; the second green goes to channel 3
 SRGB_GAMMA = (2.4, 12.92)  # LibRaw's (power, toe slope) for the sRGB curve
@@ -53,9 +56,10 @@ def decode_raw(data: bytes, max_pixels: int = MAX_PIXELS) -> RawFrame | SrgbFram
             pixels = raw.sizes.raw_height * raw.sizes.raw_width
             if pixels > max_pixels:
                 raise _too_large(pixels, max_pixels)
+            meta = raw_metadata(data)
             if raw.raw_type != rawpy.RawType.Flat or not _is_bayer(raw):
-                return _rendered_by_libraw(raw)
-            return _raw_frame(raw)
+                return _rendered_by_libraw(raw, meta)
+            return _raw_frame(raw, meta)
     except rawpy.LibRawFileUnsupportedError:
         raise InputError("unsupported-input", "This is not a camera RAW file that LibRaw can read.") from None
     except (rawpy.LibRawTooBigError, rawpy.LibRawUnsufficientMemoryError, rawpy.LibRawMemPoolOverflowError):
@@ -75,13 +79,35 @@ def _is_bayer(raw: rawpy.RawPy) -> bool:
     return pattern is not None and np.shape(pattern) == (2, 2) and desc[:3] == b"RGB" and desc[3:4] in (b"G", b"")
 
 
-def _rendered_by_libraw(raw: rawpy.RawPy) -> SrgbFrame:
+def _rendered_by_libraw(raw: rawpy.RawPy, meta: PhotoMetadata) -> SrgbFrame:
     """LibRaw's demosaic, the file's white balance and colour matrix, sRGB's curve, no brightening: 16 bits."""
     rgb = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16, gamma=SRGB_GAMMA)
-    return SrgbFrame(np.asarray(rgb, dtype=np.float32) / np.float32(65535))
+    return SrgbFrame(np.asarray(rgb, dtype=np.float32) / np.float32(65535), meta)
 
 
-def _raw_frame(raw: rawpy.RawPy) -> RawFrame:
+def raw_metadata(data: bytes) -> PhotoMetadata:
+    """The EXIF of a TIFF-based RAW (DNG, NEF, ARW, CR2, ...), read through Pillow's TIFF reader; else none."""
+    try:
+        with Image.open(io.BytesIO(data), formats=("TIFF",)) as container:
+            return PhotoMetadata(exif=upright_exif(container))
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError):
+        return PhotoMetadata()
+
+
+def upright_exif(image: Image.Image) -> bytes | None:
+    """The image's EXIF with its orientation reset (the result's pixels are upright), or None without one."""
+    found = image.getexif()  # the image's own (exif_transpose reads it): changed only in a copy
+    if not found:
+        return None
+    found.get_ifd(EXIF_IFD_TAG)  # loaded, so exposure, lens and time are written out too
+    exif = Image.Exif()
+    exif.load(found.tobytes())
+    exif[ORIENTATION_TAG] = 1
+    exif.get_ifd(EXIF_IFD_TAG)
+    return exif.tobytes()
+
+
+def _raw_frame(raw: rawpy.RawPy, meta: PhotoMetadata) -> RawFrame:
     layout = _bayer_layout(raw)
     mosaic = raw.raw_image_visible
     height, width = mosaic.shape[0] // 2 * 2, mosaic.shape[1] // 2 * 2
@@ -103,6 +129,7 @@ def _raw_frame(raw: rawpy.RawPy) -> RawFrame:
         white_balance=_white_balance(raw),
         cam_to_srgb=_cam_to_srgb(raw),
         flip=int(raw.sizes.flip),
+        meta=meta,
     )
 
 
@@ -153,7 +180,10 @@ def _cam_to_srgb(raw: rawpy.RawPy) -> np.ndarray:
 
 
 def decode_srgb(data: bytes, max_pixels: int = MAX_PIXELS) -> SrgbFrame:
-    """Read a JPEG/PNG/TIFF/WebP into float32 RGB in [0, 1], upright per its EXIF orientation."""
+    """Read a JPEG/PNG/TIFF/WebP into float32 RGB in [0, 1], upright per its EXIF orientation.
+
+    A 16-bit RGB TIFF is read at 16 bits through tifffile (Pillow would cut it to 8).
+    """
     try:
         image = Image.open(io.BytesIO(data), formats=PILLOW_FORMATS)
     except UnidentifiedImageError:
@@ -167,11 +197,37 @@ def decode_srgb(data: bytes, max_pixels: int = MAX_PIXELS) -> SrgbFrame:
         if pixels > max_pixels:
             raise _too_large(pixels, max_pixels)
         try:
+            meta = PhotoMetadata(exif=upright_exif(image), icc=image.info.get("icc_profile"))
+            if image.format == "TIFF" and _sixteen_bit_rgb(image):
+                return SrgbFrame(_tiff16_float(data, image), meta)
             image.load()  # decode everything now, so a truncated file fails here
             upright = ImageOps.exif_transpose(image)
-            return SrgbFrame(_rgb_float(upright))
+            return SrgbFrame(_rgb_float(upright), meta)
         except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
             raise InputError("corrupt-input", f"The image file is damaged or truncated ({exc}).") from None
+
+
+def _sixteen_bit_rgb(image: Image.Image) -> bool:
+    bits = image.tag_v2.get(258, ()) if hasattr(image, "tag_v2") else ()  # BitsPerSample
+    return isinstance(bits, tuple) and len(bits) >= 3 and all(bit == 16 for bit in bits[:3])
+
+
+def _tiff16_float(data: bytes, image: Image.Image) -> np.ndarray:
+    """A 16-bit RGB TIFF's first page as float32 (H, W, 3), turned upright by its orientation tag."""
+    try:
+        levels = tifffile.imread(io.BytesIO(data), key=0)
+    except (ValueError, tifffile.TiffFileError) as exc:
+        raise InputError("corrupt-input", f"The TIFF file is damaged ({exc}).") from None
+    rgb = levels[..., :3].astype(np.float32) / np.float32(65535)
+    return np.ascontiguousarray(_orient(rgb, int(image.getexif().get(ORIENTATION_TAG, 1))))
+
+
+def _orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1..8) to an (H, W, C) array, as ImageOps.exif_transpose does to an image."""
+    steps = {2: (0, True), 3: (2, False), 4: (2, True), 5: (3, True), 6: (3, False), 7: (1, True), 8: (1, False)}
+    turns, mirror = steps.get(orientation, (0, False))
+    rotated = np.rot90(rgb, k=turns)  # counter-clockwise quarter turns
+    return rotated[:, ::-1] if mirror else rotated
 
 
 def _rgb_float(image: Image.Image) -> np.ndarray:

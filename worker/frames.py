@@ -13,6 +13,14 @@ from typing import Protocol
 import numpy as np
 
 
+@dataclass(frozen=True)
+class PhotoMetadata:
+    """What the result keeps of the input: its EXIF (orientation reset: pixels come upright) and ICC profile."""
+
+    exif: bytes | None = None
+    icc: bytes | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class RawFrame:
     """A Bayer mosaic packed into four half-resolution planes.
@@ -31,6 +39,7 @@ class RawFrame:
     white_balance: np.ndarray
     cam_to_srgb: np.ndarray
     flip: int
+    meta: PhotoMetadata = PhotoMetadata()
 
     @property
     def mosaic_size(self) -> tuple[int, int]:
@@ -43,6 +52,7 @@ class SrgbFrame:
     """A rendered picture: float32 (H, W, 3) in [0, 1], sRGB-encoded, already upright."""
 
     rgb: np.ndarray
+    meta: PhotoMetadata = PhotoMetadata()
 
 
 Frame = RawFrame | SrgbFrame

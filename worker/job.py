@@ -133,7 +133,13 @@ class JobRunner:
                 return
             try:
                 enhanced = run_pipeline(
-                    data, message.kind, message.ratio, self.enhancer, self.settings.max_pixels, self._decode
+                    data,
+                    message.kind,
+                    message.ratio,
+                    self.enhancer,
+                    self.settings.max_pixels,
+                    self._decode,
+                    message.output,
                 )
             except InputError as exc:
                 self._fail(lease, JobError(exc.code, exc.message))
@@ -141,9 +147,9 @@ class JobRunner:
             if not lease.settle(Lease.LOOP):
                 log.info("job %s: discarding this worker's result: its message was handed back", message.job_id)
                 return
-            key = self.store.put_result(message.job_id, enhanced.jpeg)
+            key = self.store.put_result(message.job_id, enhanced.encoded, message.output)
 
-        result = JobResult(key=key, width=enhanced.width, height=enhanced.height, bytes=len(enhanced.jpeg))
+        result = JobResult(key=key, width=enhanced.width, height=enhanced.height, bytes=len(enhanced.encoded))
         status = status.done(result, enhanced.ratio_used, enhanced.method, enhanced.timings, iso_now())
         try:  # the result exists before anyone is told it is done
             version = self.store.write_status(status, if_match=ours)

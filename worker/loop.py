@@ -37,9 +37,11 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import FrameType
 
 from jobs.aws import ServiceUnavailable
+from jobs.keepwarm import may_stop
 from jobs.queue import Delivery, JobQueue
 from jobs.store import JobStore
 from worker.dead_letters import sweep_dead_letters
@@ -142,7 +144,7 @@ class Worker:
                     last_work = self.clock()
                     continue
                 self.sweep_dead_letters()
-                if self._idle_too_long(since=last_work):
+                if self._idle_too_long(since=last_work) and not self._kept_warm():
                     log.info("idle for %.0f s: stopping", self.clock() - last_work)
                     self.stop_reason = "idle"
                 continue
@@ -158,6 +160,20 @@ class Worker:
         """On an instance a worker with nothing to do stops, and its instance with it: the pool scales to zero."""
         idle = self.settings.idle_seconds
         return self.metadata is not None and idle > 0 and self.clock() - since >= idle
+
+    def _kept_warm(self) -> bool:
+        """Whether this idle worker stays because stopping would take the pool under its keep-warm floor."""
+        floor = self.settings.keep_warm.floor_at(datetime.now(UTC))
+        if floor == 0:
+            return False
+        try:
+            stays = not may_stop(self.store.read_workers(), floor)
+        except ServiceUnavailable as exc:  # unsure: stay, and ask again after the next empty poll
+            log.warning("cannot read the pool's workers (%s); staying", exc)
+            return True
+        if stays:
+            log.info("idle, but kept warm: the pool keeps %d worker(s) now", floor)
+        return stays
 
     def _start(self, delivery: Delivery) -> None:
         """Run the delivery's job: on this thread at depth 1, else on a slot of its own."""

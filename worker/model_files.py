@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from jobs.aws import AWS_ERRORS, unavailable
+from jobs.aws import AWS_ERRORS, error_code, unavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_ssm import SSMClient
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,22 @@ def resolve_model(location: str, cache_dir: Path, s3: S3Client | None) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"model weights not found: {location}")
     return path
+
+
+def published_model(ssm: SSMClient, path: str, kind: str, baked: str) -> str:
+    """Where the published weights for ``kind`` are (``{path}/{kind}``, set by ``darkroom model publish``).
+
+    No such parameter, or SSM unreachable: ``baked``, the weights on the AMI's disk (a worker still starts).
+    """
+    name = f"{path.rstrip('/')}/{kind}"
+    try:
+        location = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    except AWS_ERRORS as exc:
+        if error_code(exc) != "ParameterNotFound":
+            log.error("cannot read %s (%s): running the baked %s weights, %s", name, exc, kind, baked)
+        return baked
+    log.info("%s weights: %s (published in %s)", kind, location, name)
+    return location
 
 
 def _cached_s3_object(uri: str, cache_dir: Path, s3: S3Client) -> Path:

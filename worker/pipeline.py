@@ -13,15 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from jobs.message import InputKind
+from jobs.outputs import JPEG, OutputFormat
 from worker.decode import MAX_PIXELS, decode
-from worker.encode import encode_jpeg
+from worker.encode import encode_image
 from worker.exposure import auto_ratio
 from worker.frames import Enhancer, Frame, RawFrame, method_name
 
 
 @dataclass(frozen=True)
 class Enhanced:
-    jpeg: bytes
+    encoded: bytes  # in the job's output format
     width: int
     height: int
     ratio_used: float
@@ -48,6 +49,7 @@ def run_pipeline(
     enhancer: Enhancer,
     max_pixels: int = MAX_PIXELS,
     decoder: Callable[[bytes, InputKind, int], Frame] = decode,
+    output: OutputFormat = JPEG,
 ) -> Enhanced:
     """Decode (with ``decoder``: the worker's runs in a process of its own), enhance and encode one upload.
 
@@ -57,10 +59,10 @@ def run_pipeline(
     decoded = time.perf_counter()
     image, used, method = enhance(frame, ratio, enhancer)
     enhanced = time.perf_counter()
-    jpeg = encode_jpeg(image)
+    data = encode_image(image, output, frame.meta)
     encoded = time.perf_counter()
     return Enhanced(
-        jpeg=jpeg,
+        encoded=data,
         width=image.shape[1],
         height=image.shape[0],
         ratio_used=used,

@@ -7,6 +7,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jobs.keepwarm import KeepWarm
 from jobs.settings import (
     AwsSettings,
     FromEnv,
@@ -50,6 +51,12 @@ class ModelChoice(FromEnv):
         "DARKROOM_SRGB_MODEL",
         "sid-srgb.safetensors",
         "JPEG/PNG weights for sid: a shipped file name, a path or s3://...",
+    )
+    model_parameters: str = setting(
+        "DARKROOM_MODEL_PARAMETERS",
+        "",
+        "SSM path whose raw and srgb parameters name published weights (darkroom model publish), read at start;"
+        " unset, or a parameter missing: DARKROOM_RAW_MODEL and DARKROOM_SRGB_MODEL (the AMI's baked weights)",
     )
     device: str = setting("DARKROOM_DEVICE", "auto", "where sid runs: auto (the GPU when there is one), cpu or cuda")
     engine: str = setting(
@@ -103,6 +110,7 @@ class WorkerSettings(FromEnv):
         "DARKROOM_DECODE_MEMORY_MB", 4096, "memory one decode may use (its own process); beyond it: too large"
     )
     webhook: WebhookSettings = field(default_factory=WebhookSettings)  # signs and limits job callbacks
+    keep_warm: KeepWarm = field(default_factory=KeepWarm)  # an idle worker stays while the pool needs it
     pipeline_depth: int = setting(
         "DARKROOM_PIPELINE_DEPTH", 3, "jobs in flight at once, decoding and encoding around enhancing; 1: one by one"
     )

@@ -23,6 +23,7 @@ from worker.encode import encode_jpeg
 from worker.frames import Enhancer, InputError, RawFrame, SrgbFrame
 from worker.imds import InstanceMetadata, MetadataUnavailable
 from worker.lifecycle import WorkerRecorder
+from worker.model_files import published_model
 from worker.pipeline import enhance
 from worker.settings import WorkerSettings
 
@@ -49,6 +50,14 @@ def with_webhook_secret(settings: WorkerSettings, ssm: SSMClient) -> WorkerSetti
         )
         return settings
     return replace(settings, webhook=replace(webhook, secret=secret))
+
+
+def with_published_models(settings: WorkerSettings, ssm: SSMClient) -> WorkerSettings:
+    """The settings with each kind's weights as published in SSM (model updates without an AMI rebuild)."""
+    models, path = settings.models, settings.models.model_parameters
+    raw = published_model(ssm, path, "raw", models.raw_model)
+    srgb = published_model(ssm, path, "srgb", models.srgb_model)
+    return replace(settings, models=replace(models, raw_model=raw, srgb_model=srgb))
 
 
 def process_started_at() -> float:

@@ -4,6 +4,7 @@ local     up, soak           the whole system on this machine (darkroom.local)
 photos    enhance, sample    brighten files with no servers; write a dark test photo
 models    train, eval        train and measure the learned models
 keys      key                an API key and the hash to configure
+dlq       dlq                the dead-letter queue: list, redrive, purge
 config    config             every DARKROOM_* setting, as docs/configuration.md lists them
 deploy    deploy, ami        the AWS side (darkroom.deploy)
 simulate  simulate           what a photo costs (darkroom.simulate)

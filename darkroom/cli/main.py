@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-from darkroom.cli import config, deploy, keys, local, models, photos, simulate
+from darkroom.cli import config, deploy, dlq, keys, local, models, photos, simulate
 
-GROUPS = (local, photos, models, keys, config, deploy, simulate)
+GROUPS = (local, photos, models, keys, dlq, config, deploy, simulate)
 
 EPILOG = """examples:
   darkroom up                                  # the whole system on http://127.0.0.1:8080

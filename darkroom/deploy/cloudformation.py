@@ -40,6 +40,9 @@ OUTPUT_VARIABLES = {
     "PoolName": "DARKROOM_POOL",
     "InstanceTypes": "DARKROOM_INSTANCE_TYPES",
     "SubnetIds": "DARKROOM_SUBNETS",
+    "MinWorkers": "DARKROOM_MIN_WORKERS",
+    "KeepWarm": "DARKROOM_KEEP_WARM",
+    "KeepWarmTimezone": "DARKROOM_KEEP_WARM_TZ",
 }
 
 

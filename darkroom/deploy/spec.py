@@ -35,6 +35,8 @@ class StackSpec:
     function_memory_mb: int = 4096  # Lambda's CPU comes with its memory
     function_reserved_concurrency: int = 4  # the Lambda tier's cost cap
     mapping: EventSourceSettings = field(default_factory=EventSourceSettings)
+    oldest_job_alarm_seconds: int = 900  # the OldestJobAlarm's threshold
+    model_parameters: str = "/darkroom/models"  # darkroom model publish writes {this}/raw and {this}/srgb
 
     def parameters(self) -> dict[str, str]:
         """The template's parameters, all as text (CloudFormation's own type)."""
@@ -65,4 +67,9 @@ class StackSpec:
             "MappingBatchSize": str(self.mapping.batch_size),
             "MappingBatchingWindow": str(self.mapping.batching_window_seconds),
             "MappingMaxConcurrency": str(self.mapping.max_concurrency),
+            "ModelParameterPath": self.model_parameters,
+            "OldestJobAlarmSeconds": str(self.oldest_job_alarm_seconds),
+            "MinWorkers": str(self.pool.keep_warm.min_workers),
+            "KeepWarm": self.pool.keep_warm.windows_text(),
+            "KeepWarmTimezone": self.pool.keep_warm.timezone,
         }

@@ -16,6 +16,18 @@ class Policy:
     prewarm_lead_seconds: float = 0.0  # the page calls warm this long before each upload; 0: no pre-warm
     jobs_per_worker: int = 4  # queued jobs one worker absorbs before another is launched
 
+    def settings(self) -> dict[str, str]:
+        """The product's variables that run this policy, one for each field (docs/operations.md).
+
+        The pre-warm lead is the page's own behaviour (it calls /v1/warm on load), not a variable.
+        """
+        return {
+            "DARKROOM_MAX_WORKERS": str(self.max_workers),
+            "DARKROOM_IDLE_SECONDS": f"{self.idle_seconds:g}",
+            "DARKROOM_MIN_WORKERS": str(self.min_workers),
+            "DARKROOM_JOBS_PER_WORKER": str(self.jobs_per_worker),
+        }
+
     def label(self) -> str:
         warm = f", warm {self.prewarm_lead_seconds:g}s" if self.prewarm_lead_seconds else ""
         return f"max {self.max_workers}, idle {self.idle_seconds:g}s, min {self.min_workers}{warm}"

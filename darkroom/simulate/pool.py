@@ -4,7 +4,7 @@
   same function the real provider calls) on visible + in-flight messages and
   the workers ready, busy or booting; on a page-load warm call it asks for at
   least one. The hard maximum counts draining workers too. ``min_workers``
-  (not in the product yet) keeps that many launched and exempt from the idle stop.
+  (DARKROOM_MIN_WORKERS) keeps that many launched and exempt from the idle stop.
 - A launched instance boots (a sampled boot-to-ready time), then its worker
   long-polls the queue; it stops when an empty poll ends after ``idle_seconds``
   with nothing to do (as worker/loop.py checks it), and its instance ends.
@@ -97,10 +97,8 @@ class _Pool:
             booting=states["booting"],
             occupied=states["ready"] + states["busy"] + states["booting"] + states["draining"],
         )
-        launch = workers_to_launch(counts, self.policy.jobs_per_worker, self.policy.max_workers, warm)
-        serving = counts.ready + counts.busy + counts.booting
-        if not self.closing:
-            launch = max(launch, min(self.policy.min_workers - serving, self.policy.max_workers - counts.occupied))
+        floor = 0 if self.closing else self.policy.min_workers  # the product's rule, floor included
+        launch = workers_to_launch(counts, self.policy.jobs_per_worker, self.policy.max_workers, warm, floor)
         for _ in range(launch):
             self.launch()
 

@@ -58,6 +58,7 @@ def render(report: Report, everything: bool = False) -> str:
         "",
         f"recommended (cheapest with p95 <= {c.p95_target:g} s, else the fastest): {rec.name}",
         f"  p95 {_num(rec.p95)} s, ${_num(rec.cost_per_1000, 3)} per 1,000 images, ${_num(rec.cost_per_day, 2)}/day",
+        "  as settings: " + " ".join(f"{k}={v}" for k, v in report.recommended.policy.settings().items()),
         "",
         "alternatives on the same trace:",
         table([row(m) for m in report.alternatives]),

@@ -36,18 +36,19 @@ def test_a_running_status_is_read_from_s3_on_every_poll(client: FlaskClient, aws
     assert client.get(f"/v1/jobs/{job_id}").get_json()["status"] == "failed"
 
 
-def test_the_cache_keeps_only_terminal_statuses_and_evicts_the_least_recent() -> None:
+def test_the_cache_keeps_only_final_statuses_and_evicts_the_least_recent() -> None:
     cache = TerminalStatusCache(max_entries=2)
     queued = [JobStatus.new(new_job_id(), InputKind.RAW, None, iso_now()) for _ in range(3)]
     cache.remember(queued[0])
-    assert cache.get(queued[0].job_id) is None
-    failed = [status.failed(JobError("x", "y"), iso_now()) for status in queued]
-    cache.remember(failed[0])
-    cache.remember(failed[1])
-    assert cache.get(failed[0].job_id) == failed[0]  # now the most recent
-    cache.remember(failed[2])
-    assert cache.get(failed[1].job_id) is None
-    assert [cache.get(s.job_id) for s in (failed[0], failed[2])] == [failed[0], failed[2]]
+    cache.remember(queued[1].failed(JobError("x", "y"), iso_now()))  # an operator may redrive a failed job
+    assert cache.get(queued[0].job_id) is None and cache.get(queued[1].job_id) is None
+    final = [status.canceled(iso_now()) for status in queued]
+    cache.remember(final[0])
+    cache.remember(final[1])
+    assert cache.get(final[0].job_id) == final[0]  # now the most recent
+    cache.remember(final[2])
+    assert cache.get(final[1].job_id) is None
+    assert [cache.get(s.job_id) for s in (final[0], final[2])] == [final[0], final[2]]
     assert len(cache) == 2
 
 

@@ -124,9 +124,10 @@ def test_each_role_allows_exactly_the_actions_its_calls_need(
 
 
 def test_the_function_writes_no_worker_record_and_only_its_own_logs(template: dict[str, Any]) -> None:
-    """It keeps its record in memory (worker/function.py): results, status and owed callbacks only."""
+    """It keeps its record in memory (worker/function.py): results, status, owed callbacks and dead letters."""
     written = {result_key(JOB_ID), status_key(JOB_ID), webhook_key(JOB_ID)}
-    assert s3_prefixes(template, "FunctionRole", "s3:PutObject") == {key.split("/")[0] + "/" for key in written}
+    granted = s3_prefixes(template, "FunctionRole", "s3:PutObject")
+    assert granted == {key.split("/")[0] + "/" for key in written} | {"dead-letters/"}  # its sweep's records
     assert s3_prefixes(template, "FunctionRole", "s3:GetObject") == s3_prefixes(template, "WorkerRole", "s3:GetObject")
     (logs,) = [st for st in policy_statements(template, "FunctionRole") if st["Sid"] == "WriteItsOwnLogs"]
     assert logs["Resource"] == {"Fn::GetAtt": "FunctionLogGroup.Arn"}
@@ -155,12 +156,13 @@ def s3_prefixes(template: dict[str, Any], role: str, action: str) -> set[str]:
 def test_the_worker_writes_only_results_status_and_its_record(template: dict[str, Any]) -> None:
     written = {result_key(JOB_ID), status_key(JOB_ID), worker_key("i-0123456789abcdef0"), webhook_key(JOB_ID)}
     granted = s3_prefixes(template, "WorkerRole", "s3:PutObject")
-    assert {key.split("/")[0] + "/" for key in written} == granted
+    assert {key.split("/")[0] + "/" for key in written} | {"dead-letters/"} == granted  # jobs/dead_letters.py
     assert s3_prefixes(template, "WorkerRole", "s3:GetObject") == {
         upload_key(JOB_ID, "dng").split("/")[0] + "/",
         "status/",
         "models/",  # DARKROOM_RAW_MODEL=s3://<the bucket>/models/...
         "webhooks/",
+        "dead-letters/",  # a sweep refreshes its record's receipt
     }
     assert s3_prefixes(template, "WorkerRole", "s3:DeleteObject") == {"webhooks/"}
 

@@ -63,7 +63,8 @@ def test_the_deployer_sets_every_parameter(template: dict[str, Any]) -> None:
 
 def test_the_api_reads_every_output_it_needs(template: dict[str, Any]) -> None:
     assert set(OUTPUT_VARIABLES) <= set(template["Outputs"])
-    settings_source = (ROOT / "jobs" / "settings.py").read_text() + (ROOT / "pool/settings.py").read_text()
+    sources = ("jobs/settings.py", "pool/settings.py", "jobs/keepwarm.py")
+    settings_source = "".join((ROOT / source).read_text() for source in sources)
     for variable in OUTPUT_VARIABLES.values():
         assert f'"{variable}"' in settings_source, f"no setting reads {variable}"
 
@@ -114,7 +115,8 @@ def test_the_launch_template_requires_imdsv2_has_no_public_ip_and_starts_nothing
     names_only = user_data.replace("DARKROOM_WEBHOOK_SECRET_PARAMETER", "")  # where the secret is, not the secret
     assert not re.search(r"SECRET|TOKEN|PASSWORD|ACCESS_KEY", names_only)
     worker_source = "".join(
-        (ROOT / path).read_text() for path in ("worker/settings.py", "jobs/settings.py", "jobs/webhook.py")
+        (ROOT / path).read_text()
+        for path in ("worker/settings.py", "jobs/settings.py", "jobs/webhook.py", "jobs/keepwarm.py")
     )
     assert all(f'"{name}"' in worker_source for name in assigned), "user data sets a variable no setting reads"
     base64.b64encode(user_data.encode())  # plain text, as CloudFormation encodes it
@@ -150,3 +152,12 @@ def test_the_function_runs_the_worker_image_fed_by_the_job_queue_with_partial_ba
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "MappingMaxConcurrency"}}
     # its dead-letter path is the job queue's own redrive, as for the spot workers
     assert "deadLetterTargetArn" in template["Resources"]["JobQueue"]["Properties"]["RedrivePolicy"]
+
+
+def test_alarms_watch_the_dead_letter_queue_and_the_oldest_waiting_job(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    dead, oldest = resources["DeadLettersAlarm"]["Properties"], resources["OldestJobAlarm"]["Properties"]
+    assert dead["Dimensions"][0]["Value"] == {"Fn::GetAtt": "DeadLetterQueue.QueueName"}
+    assert (dead["MetricName"], dead["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 0)
+    assert oldest["Dimensions"][0]["Value"] == {"Fn::GetAtt": "JobQueue.QueueName"}
+    assert oldest["MetricName"] == "ApproximateAgeOfOldestMessage"

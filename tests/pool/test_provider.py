@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from jobs.keepwarm import KeepWarm
 from jobs.pool import WorkerRecord, WorkerState
 from jobs.queue import JobQueue
 from jobs.status import iso_now
@@ -61,6 +62,13 @@ def test_a_waiting_job_launches_one_worker_into_a_slot(pool_world: PoolWorld) ->
     provider.ensure_capacity(warm=False)
     provider.ensure_capacity(warm=True)
     assert len(pool_world.instances()) == 1  # booting counts as coming
+
+
+def test_the_keep_warm_floor_launches_workers_with_nothing_queued(pool_world: PoolWorld) -> None:
+    provider = provider_for(pool_world, keep_warm=KeepWarm(min_workers=2))
+    provider.ensure_capacity(warm=False)
+    provider.ensure_capacity(warm=False)
+    assert len(pool_world.instances()) == 2  # and no more: booting ones count
 
 
 def test_warm_launches_one_worker_and_only_one(pool_world: PoolWorld) -> None:

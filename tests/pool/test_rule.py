@@ -26,6 +26,13 @@ def test_the_first_job_launches_one_worker() -> None:
     assert workers_to_launch(counts(visible=1), jobs_per_worker=4, max_workers=3, warm=False) == 1
 
 
+def test_the_keep_warm_floor_launches_without_demand_and_never_past_the_maximum() -> None:
+    assert workers_to_launch(counts(), 4, 3, warm=False, floor=2) == 2
+    assert workers_to_launch(counts(ready=1), 4, 3, warm=False, floor=2) == 1
+    assert workers_to_launch(counts(visible=20), 4, 3, warm=False, floor=1) == 3  # demand above the floor
+    assert workers_to_launch(counts(extra=2), 4, 3, warm=False, floor=2) == 1  # a draining one holds a slot
+
+
 def test_a_warm_request_wants_one_worker_and_only_one() -> None:
     assert workers_to_launch(counts(), 4, 3, warm=True) == 1
     assert workers_to_launch(counts(booting=1), 4, 3, warm=True) == 0

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+import pytest
 
 from darkroom.local.aws import EMULATOR_CREDENTIALS, free_port
 from jobs.aws import s3_client
+from jobs.keepwarm import KeepWarm
 from jobs.message import InputKind
-from jobs.pool import WorkerState
+from jobs.pool import WorkerRecord, WorkerState
 from jobs.settings import AwsSettings
-from jobs.status import JobState, JobStatus
+from jobs.status import JobState, JobStatus, iso_now
 from jobs.store import JobStore
-from tests.worker.conftest import INSTANCE_ID, CountingBaseline, Instance
+from tests.worker.conftest import INSTANCE_ID, CountingBaseline, Instance, wait_until
 from worker.baseline import Baseline
 from worker.frames import InputError, RawFrame, SrgbFrame
 from worker.lifecycle import WorkerRecorder
@@ -44,6 +48,28 @@ def test_the_record_goes_starting_ready_busy_ready_and_the_idle_worker_stops(ins
     assert record.jobs_done == 1 and record.job_id is None
     assert record.service_seconds is not None and record.service_seconds > 0
     assert record.ready_at is not None and record.boot_seconds is not None and record.boot_seconds >= 0
+
+
+def test_an_idle_worker_stays_while_the_keep_warm_floor_needs_it(
+    instance: Instance, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="worker.loop")
+    worker = instance.worker(idle_seconds=0.5, keep_warm=KeepWarm(min_workers=1))
+    seen: list[WorkerState] = []
+
+    def second_worker_comes_up() -> None:  # then this one is no longer needed for the floor
+        try:
+            wait_until(lambda: "kept warm" in caplog.text, "the idle worker staying for the floor")
+        finally:
+            seen.append(instance.stored_record().state)
+            now = iso_now()
+            instance.store.write_worker(WorkerRecord("i-0000000000000beef", WorkerState.READY, now, now))
+
+    helper = threading.Thread(target=second_worker_comes_up)
+    helper.start()
+    assert worker.run() == "idle"  # the signal handlers need the main thread
+    helper.join()
+    assert "kept warm" in caplog.text and seen == [WorkerState.READY]
 
 
 def test_the_mean_service_time_counts_every_settled_job() -> None:

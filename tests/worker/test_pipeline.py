@@ -17,7 +17,7 @@ from worker.pipeline import Enhanced, run_pipeline
 
 
 def open_jpeg(result: Enhanced) -> Image.Image:
-    image = Image.open(io.BytesIO(result.jpeg))
+    image = Image.open(io.BytesIO(result.encoded))
     image.load()
     assert image.format == "JPEG" and image.mode == "RGB"
     assert image.size == (result.width, result.height)

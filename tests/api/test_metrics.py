@@ -1,0 +1,64 @@
+"""``/metrics``: the API's and the pool's numbers in Prometheus text, from the app and under uWSGI's processes."""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.api import samples
+from tests.api.conftest import pool_app
+from tests.api.test_capacity_burst import uwsgi_api  # noqa: F401 - the fixture: the API under uWSGI, 4 processes
+from tests.support.aws import PoolWorld
+
+
+def samples_of(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def scrape(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    reply = client.get("/metrics")
+    assert reply.status_code == 200 and reply.mimetype == "text/plain"
+    return samples_of(reply.get_data(as_text=True))
+
+
+def test_metrics_count_submits_and_cancels_and_read_the_queue_and_pool(pool_world: PoolWorld) -> None:
+    client = pool_app(pool_world, max_workers=2).test_client()
+    before = scrape(client)
+    submitted = ("darkroom_jobs_submitted_total", (("kind", "srgb"),))
+    ids = []
+    for _ in range(3):
+        reply = client.post("/v1/jobs", data={"image": (io.BytesIO(samples.jpeg()), "dark.jpg")})
+        ids.append(reply.get_json()["id"])
+    client.delete(f"/v1/jobs/{ids[0]}")
+    after = scrape(client)
+    assert after[submitted] - before.get(submitted, 0.0) == 3
+    assert after[("darkroom_jobs_canceled_total", ())] - before.get(("darkroom_jobs_canceled_total", ()), 0.0) == 1
+    assert after[("darkroom_queue_messages", (("queue", "jobs"), ("state", "visible")))] == 3  # canceled, still queued
+    assert after[("darkroom_queue_messages", (("queue", "dead-letter"), ("state", "visible")))] == 0
+    assert after[("darkroom_pool_workers", (("state", "booting"),))] == 1  # the submits launched one worker
+    assert ("darkroom_pool_instance_hours_today", ()) in after
+
+
+def test_under_uwsgi_every_process_answers_the_sum_of_all_processes_counts(
+    pool_world: PoolWorld,
+    uwsgi_api: tuple[str, Path],  # noqa: F811 - the fixture imported above
+) -> None:
+    url, _ = uwsgi_api
+    files = {"image": ("night.jpg", samples.jpeg(32, 24), "image/jpeg")}
+    with ThreadPoolExecutor(max_workers=8) as threads:
+        codes = list(
+            threads.map(lambda _: requests.post(f"{url}/v1/jobs", files=files, timeout=60).status_code, range(8))
+        )
+    assert codes == [202] * 8
+    submitted = ("darkroom_jobs_submitted_total", (("kind", "srgb"),))
+    scrapes = [samples_of(requests.get(f"{url}/metrics", timeout=30).text) for _ in range(6)]
+    assert {scrape[submitted] for scrape in scrapes} == {8.0}  # whichever of the 4 processes answered
