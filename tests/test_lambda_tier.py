@@ -13,7 +13,7 @@ import requests
 
 from darkroom.dng import synthetic_dark_dng
 from darkroom.local.aws import free_port
-from darkroom.local.config import StackConfig
+from darkroom.local.config import PoolConfig, StackConfig
 from darkroom.local.event_source import EventSourceMapping, RemainingTime
 from darkroom.local.stack import LocalStack
 from jobs.aws import ec2_client, s3_client, sqs_client
@@ -80,6 +80,10 @@ def lambda_stack() -> Iterator[LocalStack]:
         moto_port=free_port(),
         method="baseline",
         tier="lambda",
+        # moto's state is one per process: another test's stack may already hold the default names
+        pool=PoolConfig(
+            name=f"pool-{suffix}", launch_template=f"darkroom-{suffix}", ami_parameter=f"/darkroom-{suffix}/ami"
+        ),
         api_processes=2,
         wait_seconds=1,
         from_template=True,  # as `darkroom up` deploys it

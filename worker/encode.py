@@ -14,7 +14,6 @@ import zlib
 from functools import cache
 
 import numpy as np
-import tifffile
 from PIL import Image, ImageCms
 
 from jobs.outputs import JPEG, OutputFormat
@@ -40,10 +39,16 @@ def to_uint16(rgb: np.ndarray) -> np.ndarray:
     return levels
 
 
+ICC_DATE = slice(24, 36)  # the header's creation date and time, which lcms stamps with the clock
+
+
 @cache
 def srgb_profile() -> bytes:
-    profile: bytes = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    return profile
+    """The sRGB profile results are tagged with: the same bytes in every process (its date zeroed), so
+    one input gives one result file whichever worker or tier made it."""
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile[ICC_DATE] = bytes(ICC_DATE.stop - ICC_DATE.start)
+    return bytes(profile)
 
 
 def encode_image(rgb: np.ndarray, output: OutputFormat = JPEG, meta: PhotoMetadata = NO_METADATA) -> bytes:
@@ -55,6 +60,8 @@ def encode_image(rgb: np.ndarray, output: OutputFormat = JPEG, meta: PhotoMetada
         return encode_png16(to_uint16(rgb), icc, meta.exif)
     if output.name == "tiff16":
         buffer = io.BytesIO()
+        import tifffile  # here, not at the top: the portable GPU run imports this module and has no tifffile
+
         tifffile.imwrite(
             buffer, to_uint16(rgb), photometric="rgb", compression="zlib",
             extratags=[(TIFF_ICC_TAG, TIFF_UNDEFINED, len(icc), icc, True)],
