@@ -73,28 +73,33 @@ OUTPUT_FIELDS = {
     },
     "quality": {"type": "string", "description": "JPEG quality, 1 to 100 (default 92); JPEG only."},
 }
+
+
+def _photo_form(image: dict[str, Any], ratio: str) -> dict[str, Any]:
+    """A multipart submit's body: the photo (or photos), a ratio, a callback and the output's format."""
+    properties = {
+        "image": image,
+        "ratio": {"type": "string", "description": ratio},
+        "callback_url": {"type": "string", "format": "uri", "description": CALLBACK},
+        **OUTPUT_FIELDS,
+    }
+    return {"schema": {"type": "object", "required": ["image"], "properties": properties}}
+
+
 SUBMIT: dict[str, Any] = {
     "summary": "Submit a photo to brighten",
     "operationId": "submitJob",
     "requestBody": {
         "required": True,
         "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["image"],
-                    "properties": {
-                        "image": {
-                            "type": "string",
-                            "contentMediaType": "application/octet-stream",
-                            "description": "JPEG, PNG, TIFF, DNG or a camera RAW file; its type is judged by content.",
-                        },
-                        "ratio": {"type": "string", "description": "A number from 1 to 300, or 'auto' (default)."},
-                        "callback_url": {"type": "string", "format": "uri", "description": CALLBACK},
-                        **OUTPUT_FIELDS,
-                    },
-                }
-            },
+            "multipart/form-data": _photo_form(
+                {
+                    "type": "string",
+                    "contentMediaType": "application/octet-stream",
+                    "description": "JPEG, PNG, TIFF, DNG or a camera RAW file; its type is judged by content.",
+                },
+                "A number from 1 to 300, or 'auto' (default).",
+            ),
             "application/json": {
                 "schema": {
                     "type": "object",
@@ -136,22 +141,14 @@ BATCH: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["image"],
-                    "properties": {
-                        "image": {
-                            "type": "array",
-                            "items": {"type": "string", "contentMediaType": "application/octet-stream"},
-                            "description": "The files, each in a field named image (DARKROOM_BATCH_MAX_FILES at most).",
-                        },
-                        "ratio": {"type": "string", "description": "For every file: 1 to 300, or 'auto'."},
-                        "callback_url": {"type": "string", "format": "uri", "description": CALLBACK},
-                        **OUTPUT_FIELDS,
-                    },
-                }
-            }
+            "multipart/form-data": _photo_form(
+                {
+                    "type": "array",
+                    "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+                    "description": "The files, each in a field named image (DARKROOM_BATCH_MAX_FILES at most).",
+                },
+                "For every file: 1 to 300, or 'auto'.",
+            )
         },
     },
     "responses": {

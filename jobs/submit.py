@@ -55,13 +55,10 @@ def submit_job(
         written.append(_mark_sending(store, message))
         store.write_status(status, create=True)
         written.append(status_key(job_id))
-        if owner is not None:
-            written.append(store.index_owner(status))
-        queue.send(message)
     except ServiceUnavailable:
         _remove(store, written)
         raise
-    _remove(store, [sending_key(job_id)])
+    _index_and_send(store, queue, status, message, written)
     return status
 
 
@@ -91,16 +88,24 @@ def enqueue_stored(
     except ServiceUnavailable:
         _remove(store, [marker])
         raise
-    written = [status_key(job_id), marker]
+    _index_and_send(store, queue, status, message, [status_key(job_id), marker])
+    return status
+
+
+def _index_and_send(
+    store: JobStore, queue: JobQueue, status: JobStatus, message: JobMessage, written: list[str]
+) -> None:
+    """The submit's last steps: index the job under its key's owner and hand its message to the queue.
+
+    If either fails, what the submit ``written`` is removed; once the queue has it, the sending/ marker goes."""
     try:
-        if owner is not None:
+        if status.owner is not None:
             written.append(store.index_owner(status))
         queue.send(message)
     except ServiceUnavailable:
         _remove(store, written)
         raise
-    _remove(store, [marker])
-    return status
+    _remove(store, [sending_key(status.job_id)])
 
 
 def _mark_sending(store: JobStore, message: JobMessage) -> str:
