@@ -1,4 +1,5 @@
-"""Bytes in, a frame out: RAW through LibRaw (rawpy), rendered images through Pillow.
+"""Bytes in, a frame out: RAW through LibRaw (rawpy), rendered images through Pillow (16-bit ones through
+tifffile and libpng, which keep all 16 bits).
 
 Every way an upload can be bad ends here as an ``InputError`` with a message
 a person understands, so the worker can fail the job at once instead of
@@ -11,6 +12,7 @@ import io
 import struct
 import zlib
 
+import imagecodecs
 import numpy as np
 import rawpy
 import tifffile
@@ -27,6 +29,8 @@ EXIF_IFD_TAG = 0x8769
 ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 R, G, B = 0, 1, 2  # packed channel of each colour; the second green goes to channel 3
 SRGB_GAMMA = (2.4, 12.92)  # LibRaw's (power, toe slope) for the sRGB curve
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_BIT_DEPTH = 24  # IHDR's bit depth: after the signature (8), IHDR's length and type (8), width and height (8)
 
 
 def decode(data: bytes, kind: InputKind, max_pixels: int = MAX_PIXELS) -> Frame:
@@ -96,7 +100,10 @@ def raw_metadata(data: bytes) -> PhotoMetadata:
 
 def upright_exif(image: Image.Image) -> bytes | None:
     """The image's EXIF with its orientation reset (the result's pixels are upright), or None without one."""
-    found = image.getexif()  # the image's own (exif_transpose reads it): changed only in a copy
+    return _upright(image.getexif())  # the image's own (exif_transpose reads it): changed only in a copy
+
+
+def _upright(found: Image.Exif) -> bytes | None:
     if not found:
         return None
     found.get_ifd(EXIF_IFD_TAG)  # loaded, so exposure, lens and time are written out too
@@ -182,7 +189,8 @@ def _cam_to_srgb(raw: rawpy.RawPy) -> np.ndarray:
 def decode_srgb(data: bytes, max_pixels: int = MAX_PIXELS) -> SrgbFrame:
     """Read a JPEG/PNG/TIFF/WebP into float32 RGB in [0, 1], upright per its EXIF orientation.
 
-    A 16-bit RGB TIFF is read at 16 bits through tifffile (Pillow would cut it to 8).
+    A 16-bit RGB TIFF is read at 16 bits through tifffile, a 16-bit PNG through libpng (Pillow would cut
+    their colour to 8 bits).
     """
     try:
         image = Image.open(io.BytesIO(data), formats=PILLOW_FORMATS)
@@ -197,13 +205,15 @@ def decode_srgb(data: bytes, max_pixels: int = MAX_PIXELS) -> SrgbFrame:
         if pixels > max_pixels:
             raise _too_large(pixels, max_pixels)
         try:
+            if image.format == "PNG" and data[PNG_BIT_DEPTH] == 16:
+                return _png16_frame(data, image.info.get("icc_profile"))
             meta = PhotoMetadata(exif=upright_exif(image), icc=image.info.get("icc_profile"))
             if image.format == "TIFF" and _sixteen_bit_rgb(image):
                 return SrgbFrame(_tiff16_float(data, image), meta)
             image.load()  # decode everything now, so a truncated file fails here
             upright = ImageOps.exif_transpose(image)
             return SrgbFrame(_rgb_float(upright), meta)
-        except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, imagecodecs.PngError) as exc:
             raise InputError("corrupt-input", f"The image file is damaged or truncated ({exc}).") from None
 
 
@@ -214,12 +224,49 @@ def _sixteen_bit_rgb(image: Image.Image) -> bool:
 
 def _tiff16_float(data: bytes, image: Image.Image) -> np.ndarray:
     """A 16-bit RGB TIFF's first page as float32 (H, W, 3), turned upright by its orientation tag."""
-    try:
-        levels = tifffile.imread(io.BytesIO(data), key=0)
-    except (ValueError, tifffile.TiffFileError) as exc:
-        raise InputError("corrupt-input", f"The TIFF file is damaged ({exc}).") from None
+    levels = tifffile.imread(io.BytesIO(data), key=0)  # raises tifffile.TiffFileError (a ValueError) when damaged
     rgb = levels[..., :3].astype(np.float32) / np.float32(65535)
     return np.ascontiguousarray(_orient(rgb, int(image.getexif().get(ORIENTATION_TAG, 1))))
+
+
+def _png16_frame(data: bytes, icc: bytes | None) -> SrgbFrame:
+    """A 16-bit PNG (grey, RGB, with or without alpha) at 16 bits, through libpng, upright per its eXIf chunk.
+
+    Why imagecodecs' libpng: for a 12 MP 16-bit RGB PNG on two cores it decoded in 0.33 s with the least
+    memory (149 MB peak RSS for a 72 MB image), against pyspng 0.39 s / 225 MB (16-bit output only as RGBA),
+    OpenCV 0.40 s / 257 MB (173 MB installed) and pure-Python pypng 8 s (1.7 s unfiltered). Its 79 MB
+    installed is small beside the worker's torch, and it is by tifffile's author, whose TIFFs we already read.
+    The EXIF is found by walking the chunks: Pillow would decode the whole picture (at 8 bits) to find it.
+    """
+    exif = Image.Exif()
+    found = _png_chunk(data, b"eXIf")
+    if found:
+        exif.load(found)
+    levels = imagecodecs.png_decode(data)  # raises imagecodecs.PngError for a damaged file
+    rgb = _orient(_sixteen_bit_float(levels), int(exif.get(ORIENTATION_TAG, 1)))
+    return SrgbFrame(np.ascontiguousarray(rgb), PhotoMetadata(exif=_upright(exif), icc=icc))
+
+
+def _png_chunk(data: bytes, kind: bytes) -> bytes | None:
+    """The body of a PNG's first chunk of this type, or None; only chunk headers are read on the way."""
+    position = len(PNG_SIGNATURE)
+    while position + 8 <= len(data):
+        length, found = struct.unpack_from(">I4s", data, position)
+        if found == kind:
+            return data[position + 8 : position + 8 + length]
+        if found == b"IEND":
+            return None
+        position += 12 + length
+    return None
+
+
+def _sixteen_bit_float(levels: np.ndarray) -> np.ndarray:
+    """uint16 grey, grey+alpha, RGB or RGBA levels to float32 (H, W, 3); alpha over black, as for 8 bits."""
+    scaled = np.atleast_3d(levels).astype(np.float32)
+    scaled *= np.float32(1 / 65535)
+    if scaled.shape[2] in (2, 4):
+        scaled = scaled[..., :-1] * scaled[..., -1:]
+    return scaled if scaled.shape[2] == 3 else np.repeat(scaled, 3, axis=-1)
 
 
 def _orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
@@ -233,7 +280,8 @@ def _orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
 def _rgb_float(image: Image.Image) -> np.ndarray:
     """Any Pillow mode to float32 (H, W, 3); transparency is composited over black, as the photo is dark.
 
-    Pillow 13 reads 16-bit RGB PNG and TIFF as 8-bit RGB; 16-bit grey keeps its precision.
+    Pillow 13 reads 16-bit RGB PNG and TIFF as 8-bit RGB (those take the 16-bit paths above); 16-bit grey
+    keeps its precision.
     """
     if image.mode in SIXTEEN_BIT_MODES or image.mode == "F":
         grey = np.asarray(image).astype(np.float32)

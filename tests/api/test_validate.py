@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from api.problems import Problem
@@ -9,6 +10,7 @@ from api.tiff import MAX_IFDS, MAX_VALUES, TiffError, read_tiff
 from api.validate import MAGIC_BYTES, UploadInfo, has_image_magic, inspect_upload
 from jobs.message import InputKind
 from tests.api import samples
+from tests.support.png16 import png16
 
 LIMIT = 150_000_000
 
@@ -30,6 +32,13 @@ def rejected(data: bytes, filename: str | None = "photo.jpg", max_pixels: int = 
 def test_srgb_formats_are_identified_by_content(data: bytes, ext: str, content_type: str, fmt: str) -> None:
     info = inspect_upload(data, "misleading-name.dng", LIMIT)
     assert info == UploadInfo(InputKind.SRGB, ext, content_type, 96, 64, fmt)
+
+
+def test_a_16_bit_png_is_accepted_and_refused_like_any_png() -> None:
+    data = png16(np.random.default_rng(1).integers(0, 65536, (64, 96, 3), dtype=np.uint16))
+    assert inspect_upload(data, "scan.png", LIMIT) == UploadInfo(InputKind.SRGB, "png", "image/png", 96, 64, "PNG")
+    assert rejected(data[:-20]).slug == "corrupt-image"
+    assert rejected(data, max_pixels=96 * 64 - 1).slug == "too-many-pixels"
 
 
 def test_jpeg_with_an_embedded_thumbnail_is_accepted() -> None:

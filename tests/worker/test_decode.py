@@ -1,10 +1,8 @@
-"""Decoding real files: RAW through LibRaw (DNG fixtures), JPEG/PNG through Pillow."""
+"""Decoding real files: RAW through LibRaw (DNG fixtures), JPEG/PNG through Pillow, 16-bit PNG through libpng."""
 
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from collections.abc import Callable
 
 import numpy as np
@@ -14,6 +12,7 @@ from PIL import Image
 
 from darkroom.dng import XTRANS, dng_bytes, mosaic_from_linear_rgb, synthetic_dark_dng, synthetic_dark_linear_dng
 from jobs.message import InputKind
+from tests.support.png16 import png16
 from worker.decode import decode
 from worker.frames import InputError, RawFrame, SrgbFrame, linear_to_srgb
 
@@ -34,17 +33,6 @@ def srgb(image: Image.Image, fmt: str, **save: object) -> np.ndarray:
     assert frame.rgb.dtype == np.float32 and frame.rgb.ndim == 3 and frame.rgb.shape[2] == 3
     assert frame.rgb.min() >= 0.0 and frame.rgb.max() <= 1.0
     return frame.rgb
-
-
-def png_rgb16(rgb: np.ndarray) -> bytes:
-    """A 16-bit RGB PNG (Pillow cannot write one)."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in rgb)
-    header = struct.pack(">IIBBBBB", rgb.shape[1], rgb.shape[0], 16, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 # --- RAW ---------------------------------------------------------------------------------------------------------
@@ -138,11 +126,42 @@ def test_sixteen_bit_grey_png_keeps_its_precision() -> None:
     np.testing.assert_allclose(rgb[..., 1], grey / 65535.0, atol=1e-6)
 
 
-def test_sixteen_bit_rgb_png_decodes() -> None:
+def test_sixteen_bit_rgb_png_keeps_every_level() -> None:
     source = np.random.default_rng(2).integers(0, 65536, size=(20, 30, 3)).astype(np.uint16)
-    frame = decode(png_rgb16(source), InputKind.SRGB)
+    frame = decode(png16(source), InputKind.SRGB)
     assert isinstance(frame, SrgbFrame) and frame.rgb.shape == (20, 30, 3) and frame.rgb.dtype == np.float32
-    np.testing.assert_allclose(frame.rgb, source / 65535.0, atol=1 / 255)  # Pillow 13 keeps 8 bits of it
+    np.testing.assert_allclose(frame.rgb, source / 65535.0, atol=1e-6)  # not 8 bits of it: Pillow's 1/255
+
+
+def test_sixteen_bit_png_alpha_is_composited_over_black_at_16_bits() -> None:
+    rgba = np.zeros((6, 8, 4), dtype=np.uint16)
+    rgba[..., :3], rgba[..., 3] = (40_001, 20_003, 7), 65535
+    rgba[:, 4:, 3] = 32768
+    rgb = srgb_of(png16(rgba))
+    np.testing.assert_allclose(rgb[0, 0], np.array([40_001, 20_003, 7]) / 65535, atol=1e-6)
+    np.testing.assert_allclose(rgb[0, 5], np.array([40_001, 20_003, 7]) / 65535 * 32768 / 65535, atol=1e-6)
+    grey_alpha = srgb_of(png16(rgba[..., [0, 3]]))
+    np.testing.assert_allclose(grey_alpha[0, 5], [40_001 / 65535 * 32768 / 65535] * 3, atol=1e-6)
+
+
+def test_sixteen_bit_png_is_turned_upright_by_its_exif_chunk_and_keeps_the_rest() -> None:
+    levels = np.zeros((32, 64, 3), dtype=np.uint16)
+    levels[:, :32, 0] = 65535  # left half red
+    exif = Image.Exif()
+    exif[0x0112], exif[0x0110] = 6, "NightCam X1"  # stored rotated: turn 90 degrees clockwise to view
+    frame = decode(png16(levels, (b"eXIf", exif.tobytes())), InputKind.SRGB)
+    assert isinstance(frame, SrgbFrame) and frame.rgb.shape == (64, 32, 3)
+    assert frame.rgb[:28, :, 0].min() == 1.0 and frame.rgb[36:, :, 0].max() == 0.0  # the left half is on top
+    assert frame.meta.exif is not None
+    kept = Image.Exif()
+    kept.load(frame.meta.exif)
+    assert (kept[0x0112], kept[0x0110]) == (1, "NightCam X1")
+
+
+def srgb_of(data: bytes) -> np.ndarray:
+    frame = decode(data, InputKind.SRGB)
+    assert isinstance(frame, SrgbFrame) and frame.rgb.shape[2] == 3
+    return frame.rgb
 
 
 def test_palette_grey_and_cmyk_decode_to_rgb() -> None:
@@ -183,6 +202,11 @@ def jpeg_bytes() -> bytes:
     ("data", "kind", "code"),
     [
         (jpeg_bytes()[:1500], InputKind.SRGB, "corrupt-input"),
+        (
+            png16(np.random.default_rng(5).integers(0, 65536, (40, 50, 3), dtype=np.uint16))[:3000],
+            InputKind.SRGB,
+            "corrupt-input",
+        ),
         (synthetic_dark_dng(64, 96)[:6000], InputKind.RAW, "corrupt-input"),
         (np.random.default_rng(4).bytes(4000), InputKind.RAW, "unsupported-input"),
         (np.random.default_rng(4).bytes(4000), InputKind.SRGB, "unsupported-input"),
@@ -190,7 +214,16 @@ def jpeg_bytes() -> bytes:
         (b"these are my holiday notes\n" * 40, InputKind.SRGB, "unsupported-input"),
         (b"", InputKind.SRGB, "corrupt-input"),
     ],
-    ids=["truncated-jpeg", "truncated-dng", "random-raw", "random-srgb", "text-raw", "text-srgb", "empty"],
+    ids=[
+        "truncated-jpeg",
+        "truncated-png16",
+        "truncated-dng",
+        "random-raw",
+        "random-srgb",
+        "text-raw",
+        "text-srgb",
+        "empty",
+    ],
 )
 def test_bad_files_raise_a_readable_input_error(data: bytes, kind: InputKind, code: str) -> None:
     with pytest.raises(InputError) as caught:

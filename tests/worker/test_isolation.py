@@ -3,8 +3,9 @@
 Against a real moto server, with the real decode process (worker/isolate.py):
 two jobs in flight on one worker, one poison and one good. The hang and the
 crash are inputs marked for tests/worker/poison.py (a real sleep, a real
-segfault); the memory bomb is a real PNG (a few KB of one colour that
-decodes to 720 MB) under a 1 GB decode limit.
+segfault); the memory bombs are real PNGs (a few hundred KB of one colour
+that decode to 720 MB or more: 8-bit grey through Pillow, 16-bit RGB through
+libpng) under a 1 GB decode limit.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from PIL import Image
 
 from jobs.message import InputKind
 from jobs.status import JobState
+from tests.support.png16 import png16_bomb
 from tests.worker.conftest import Parts, dark_jpeg
 from tests.worker.poison import CRASH, HANG, decode_or_misbehave
 
@@ -57,11 +60,23 @@ def test_a_decode_that_hangs_or_crashes_fails_only_its_own_job(parts: Parts, poi
     assert multiprocessing.active_children() == []  # the hung decode was killed, not left behind
 
 
-def test_a_memory_bomb_fails_only_its_own_job_as_too_large(parts: Parts) -> None:
+def grey_bomb() -> bytes:
+    """8-bit grey, 10,000 x 6,000: Pillow's path."""
     bomb = io.BytesIO()
     Image.new("L", (10_000, 6_000), 3).save(bomb, "PNG")
-    assert len(bomb.getvalue()) < 100_000
-    bad = parts.submit(bomb.getvalue(), "png", InputKind.SRGB)
+    return bomb.getvalue()
+
+
+def rgb16_bomb() -> bytes:
+    """16-bit RGB, 10,000 x 6,000 (360 MB of levels, 720 MB as floats): libpng's path."""
+    return png16_bomb(10_000, 6_000)
+
+
+@pytest.mark.parametrize("make_bomb", [grey_bomb, rgb16_bomb], ids=["grey8", "rgb16"])
+def test_a_memory_bomb_fails_only_its_own_job_as_too_large(parts: Parts, make_bomb: Callable[[], bytes]) -> None:
+    bomb = make_bomb()
+    assert len(bomb) < 400_000
+    bad = parts.submit(bomb, "png", InputKind.SRGB)
     good = parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
     parts.worker(pipeline_depth=2, decode_memory_mb=1024).run(max_jobs=2)
 

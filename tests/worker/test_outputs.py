@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 import tifffile
 from PIL import Image, ImageCms
 
@@ -15,10 +17,14 @@ from jobs.message import InputKind
 from jobs.outputs import OutputFormat
 from jobs.status import JobState
 from jobs.submit import submit_job
+from tests.support.png16 import png16
 from tests.worker.conftest import Parts
 from worker.baseline import Baseline
 from worker.decode import decode_srgb
 from worker.encode import srgb_profile
+from worker.frames import Enhancer, RawFrame, SrgbFrame
+from worker.methods import ModelChoice, load_enhancer
+from worker.models.inputs import srgb_model_input
 from worker.pipeline import run_pipeline
 
 MODEL, LENS, TAKEN, EXPOSURE = "NightCam X1", "50mm f/1.4", "2025:12:01 21:30:00", 0.5
@@ -102,3 +108,46 @@ def test_a_16_bit_tiff_result_carries_its_profile(parts: Parts) -> None:
         page = tiff.pages[0]
         assert page.dtype == np.uint16 and page.shape == (80, 120, 3)
         assert page.tags[34675].value == srgb_profile()
+
+
+@dataclass
+class Seeing:
+    """A real enhancer, keeping each picture it is given: what decode handed the enhancer."""
+
+    inner: Enhancer
+    seen: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def enhance_raw(self, frame: RawFrame, ratio: float) -> np.ndarray:
+        return self.inner.enhance_raw(frame, ratio)
+
+    def enhance_srgb(self, frame: SrgbFrame, ratio: float) -> np.ndarray:
+        self.seen.append(frame.rgb)
+        return self.inner.enhance_srgb(frame, ratio)
+
+
+RAMP = np.tile(np.arange(0, 2048, 2, dtype=np.uint16)[None, :, None], (16, 1, 3))  # 1,024 levels in 8 of 8 bits
+
+
+@pytest.mark.parametrize("method", ["baseline", "sid"])
+def test_a_16_bit_png_reaches_the_srgb_enhancer_and_the_result_with_its_fine_steps(parts: Parts, method: str) -> None:
+    enhancer = Seeing(load_enhancer(ModelChoice(method="baseline", srgb_method=method, device="cpu")))
+    parts.enhancer = enhancer  # type: ignore[assignment]
+    output = OutputFormat("png16")
+    status = submit_job(parts.store, parts.queue, png16(RAMP), "png", "image/png", InputKind.SRGB, 8.0, output=output)
+    parts.worker().run(max_jobs=1)  # the real decode process, then the enhancer
+    done = parts.status(status.job_id)
+    assert done.state is JobState.DONE and done.result is not None, done
+
+    (seen,) = enhancer.seen
+    np.testing.assert_allclose(seen, RAMP / 65535, atol=1e-6)  # at 8 bits: 9 levels, steps of 1/255
+    if method == "sid":  # what the network itself is given, brightened: the fine steps are still there
+        assert len(np.unique(srgb_model_input(seen, 8.0))) > 900
+    else:
+        stored = parts.store.get(done.result.key)
+        assert stored is not None
+        written, _ = png_levels(stored)
+        assert len(np.unique(written[8, :, 1])) > 900  # the brightened ramp keeps them too (8 bits: about 20)
