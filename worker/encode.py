@@ -14,13 +14,17 @@ import zlib
 from functools import cache
 
 import numpy as np
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, TiffImagePlugin
 
 from jobs.outputs import JPEG, OutputFormat
 from worker.frames import PhotoMetadata
 
 NO_METADATA = PhotoMetadata()
-TIFF_ICC_TAG, TIFF_UNDEFINED = 34675, 7
+TIFF_ICC_TAG, TIFF_EXIF_IFD_TAG, ORIENTATION_TAG = 34675, 34665, 274
+TIFF_ASCII, TIFF_SHORT, TIFF_LONG, TIFF_UNDEFINED = 2, 3, 4, 7
+EXIF_IFD_PLACEHOLDER = TIFF_EXIF_IFD_TAG - 1  # an unassigned tag, sorted where ExifIFD goes, which tifffile refuses
+# The EXIF tags that live in the image's own directory (IFD0): description, make, model, time, artist, copyright
+TIFF_IFD0_EXIF_TAGS = (270, 271, 272, 306, 315, 33432)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -59,14 +63,7 @@ def encode_image(rgb: np.ndarray, output: OutputFormat = JPEG, meta: PhotoMetada
     if output.name == "png16":
         return encode_png16(to_uint16(rgb), icc, meta.exif)
     if output.name == "tiff16":
-        buffer = io.BytesIO()
-        import tifffile  # here, not at the top: the portable GPU run imports this module and has no tifffile
-
-        tifffile.imwrite(
-            buffer, to_uint16(rgb), photometric="rgb", compression="zlib",
-            extratags=[(TIFF_ICC_TAG, TIFF_UNDEFINED, len(icc), icc, True)],
-        )  # fmt: skip
-        return buffer.getvalue()
+        return encode_tiff16(to_uint16(rgb), icc, meta.exif)
     return encode_jpeg(rgb, output.quality, meta.exif, icc)
 
 
@@ -98,3 +95,47 @@ def encode_png16(levels: np.ndarray, icc: bytes, exif: bytes | None) -> bytes:
         chunks.append(_chunk(b"eXIf", exif.removeprefix(b"Exif\x00\x00")))
     chunks += [_chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)), _chunk(b"IEND", b"")]
     return PNG_SIGNATURE + b"".join(chunks)
+
+
+def encode_tiff16(levels: np.ndarray, icc: bytes, exif: bytes | None) -> bytes:
+    """A 16-bit RGB TIFF (zlib) with the ICC profile, orientation 1 and the EXIF: camera and time in its own
+    directory, exposure and lens in an EXIF directory.
+
+    tifffile writes no EXIF directory ("ExifIFD and GPSIFD tags are not supported"), so it writes a
+    placeholder tag where ExifIFD goes, Pillow writes the directory (as it does for JPEG) after the image,
+    and the placeholder becomes the ExifIFD tag pointing at it.
+    """
+    import tifffile  # here, not at the top: the portable GPU run imports this module and has no tifffile
+
+    found = Image.Exif()
+    if exif:
+        found.load(exif)
+    tags = [(TIFF_ICC_TAG, TIFF_UNDEFINED, len(icc), icc, True), (ORIENTATION_TAG, TIFF_SHORT, 1, 1, True)]
+    for tag in TIFF_IFD0_EXIF_TAGS:
+        if isinstance(found.get(tag), str):
+            text = found[tag].encode("ascii", "replace")  # TIFF ASCII is 7-bit, as Pillow writes it
+            tags.append((tag, TIFF_ASCII, len(text) + 1, text, True))
+    exif_ifd = found.get_ifd(TIFF_EXIF_IFD_TAG)
+    if exif_ifd:
+        tags.append((EXIF_IFD_PLACEHOLDER, TIFF_LONG, 1, 0, True))
+    buffer = io.BytesIO()
+    tifffile.imwrite(
+        buffer, levels, photometric="rgb", compression="zlib", byteorder="<", metadata=None, extratags=tags
+    )
+    written = buffer.getvalue()
+    return _with_exif_ifd(written, exif_ifd) if exif_ifd else written
+
+
+def _with_exif_ifd(tiff: bytes, exif_ifd: dict[int, object]) -> bytes:
+    """A little-endian TIFF whose ExifIFD placeholder becomes ExifIFD, pointing at ``exif_ifd`` after the image."""
+    (first,) = struct.unpack_from("<I", tiff, 4)
+    (count,) = struct.unpack_from("<H", tiff, first)
+    entries = (first + 2 + 12 * index for index in range(count))
+    entry = next(at for at in entries if struct.unpack_from("<H", tiff, at)[0] == EXIF_IFD_PLACEHOLDER)
+    start = len(tiff) + len(tiff) % 2  # directories start on a word boundary
+    directory = TiffImagePlugin.ImageFileDirectory_v2(group=TIFF_EXIF_IFD_TAG)  # little-endian
+    for tag, value in exif_ifd.items():
+        directory[tag] = value
+    patched = bytearray(tiff)
+    patched[entry : entry + 12] = struct.pack("<HHII", TIFF_EXIF_IFD_TAG, TIFF_LONG, 1, start)
+    return bytes(patched) + bytes(start - len(tiff)) + directory.tobytes(start)

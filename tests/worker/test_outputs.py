@@ -96,9 +96,9 @@ def test_a_16_bit_tiff_is_decoded_at_16_bits_and_written_as_a_16_bit_png_with_it
     Image.open(io.BytesIO(result.encoded)).load()  # a PNG other readers accept
 
 
-def test_a_16_bit_tiff_result_carries_its_profile(parts: Parts) -> None:
-    output = OutputFormat("tiff16")
-    status = submit_job(parts.store, parts.queue, dark_photo(), "jpg", "image/jpeg", InputKind.SRGB, 8.0, output=output)
+def test_a_16_bit_tiff_result_is_upright_and_carries_the_exif_and_profile(parts: Parts) -> None:
+    output, photo = OutputFormat("tiff16"), dark_photo(orientation=6)
+    status = submit_job(parts.store, parts.queue, photo, "jpg", "image/jpeg", InputKind.SRGB, 8.0, output=output)
     parts.worker().run(max_jobs=1)
     done = parts.status(status.job_id)
     assert done.state is JobState.DONE and done.result is not None and done.result.key.endswith(".tif")
@@ -106,8 +106,23 @@ def test_a_16_bit_tiff_result_carries_its_profile(parts: Parts) -> None:
     assert stored is not None
     with tifffile.TiffFile(io.BytesIO(stored)) as tiff:
         page = tiff.pages[0]
-        assert page.dtype == np.uint16 and page.shape == (80, 120, 3)
+        assert page.dtype == np.uint16 and page.shape == (120, 80, 3)  # turned upright
         assert page.tags[34675].value == srgb_profile()
+        assert (page.tags["Model"].value, page.tags["Orientation"].value) == (MODEL, 1)
+        exif = page.tags["ExifTag"].value
+        assert (exif["LensModel"], exif["DateTimeOriginal"], exif["ExposureTime"]) == (LENS, TAKEN, EXPOSURE)
+    read_by_pillow = Image.open(io.BytesIO(stored)).getexif()  # another reader finds the same
+    assert (read_by_pillow[0x0110], read_by_pillow[0x0112]) == (MODEL, 1)
+    assert read_by_pillow.get_ifd(EXIF_IFD)[0xA434] == LENS and read_by_pillow.get_ifd(EXIF_IFD)[0x9003] == TAKEN
+    assert float(read_by_pillow.get_ifd(EXIF_IFD)[0x829A]) == EXPOSURE
+
+
+def test_a_16_bit_tiff_without_exif_has_no_exif_directory() -> None:
+    result = run_pipeline(png16(RAMP), InputKind.SRGB, 8.0, Baseline(), output=OutputFormat("tiff16"))
+    with tifffile.TiffFile(io.BytesIO(result.encoded)) as tiff:
+        tags = tiff.pages[0].tags
+        assert "ExifTag" not in tags and 34664 not in tags and tags["Orientation"].value == 1
+        assert tiff.pages[0].asarray().shape == RAMP.shape
 
 
 @dataclass
