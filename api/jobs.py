@@ -45,7 +45,8 @@ def check_access() -> None:
 
 @bp.post("")
 def submit() -> tuple[Response, int, dict[str, str]]:
-    """Multipart (the file itself) or JSON ``{upload_id, ratio?, callback_url?}`` (a direct upload)."""
+    """Multipart (the file itself) or JSON ``{upload_id, ratio?, callback_url?, format?, quality?}`` (a direct
+    upload)."""
     owner = caller(api_settings().access)  # checked by check_access
     status = submit_upload(json_object(), owner) if request.is_json else submit_form(owner)
     return jsonify(accepted(status.job_id)), 202, {"Location": job_links(status.job_id)["self"]}

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from api.openapi_schemas import SCHEMAS, ref
+from jobs.outputs import FORMATS
 
 bp = Blueprint("openapi", __name__)
 
@@ -65,13 +66,16 @@ CALLBACK = (
     "An https URL POSTed the job's status when it is done or failed, signed in the Darkroom-Signature "
     "header (t=<unix time>,v1=<hex HMAC-SHA256 of 't.body'>); private and loopback addresses are refused."
 )
-OUTPUT_FIELDS = {
-    "format": {
-        "type": "string",
-        "enum": ["jpeg", "png16", "tiff16"],
-        "description": "The result: JPEG (default), 16-bit PNG or 16-bit TIFF; EXIF and ICC kept, tagged sRGB.",
-    },
-    "quality": {"type": "string", "description": "JPEG quality, 1 to 100 (default 92); JPEG only."},
+FORMAT = {
+    "type": "string",
+    "enum": list(FORMATS),
+    "description": "The result: JPEG (default), 16-bit PNG or 16-bit TIFF; EXIF and ICC kept, tagged sRGB.",
+}
+QUALITY = "JPEG quality, 1 to 100 (default 92); JPEG only."
+OUTPUT_FIELDS = {"format": FORMAT, "quality": {"type": "string", "description": QUALITY}}  # form fields are text
+JSON_OUTPUT_FIELDS = {
+    "format": FORMAT,
+    "quality": {"type": "integer", "minimum": 1, "maximum": 100, "description": QUALITY},
 }
 
 
@@ -109,6 +113,7 @@ SUBMIT: dict[str, Any] = {
                         "upload_id": {"type": "string", "format": "uuid"},
                         "ratio": ref("Ratio"),
                         "callback_url": {"type": "string", "format": "uri", "description": CALLBACK},
+                        **JSON_OUTPUT_FIELDS,
                     },
                 }
             },

@@ -7,6 +7,7 @@ image itself); only then is anything stored or queued (jobs.submit).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from flask import request
 
@@ -33,10 +34,10 @@ def read_ratio(value: object) -> float | None:
         raise Problem("invalid-ratio", str(exc)) from None
 
 
-def read_output() -> OutputFormat:
-    """The result's ``format`` and JPEG ``quality`` form fields."""
+def read_output(fields: Mapping[str, object]) -> OutputFormat:
+    """The result's ``format`` and JPEG ``quality``: a multipart submit's form fields or a JSON submit's members."""
     try:
-        return parse_output(request.form.get("format"), request.form.get("quality"))
+        return parse_output(fields.get("format"), fields.get("quality"))
     except InvalidOutput as exc:
         raise Problem("invalid-output", str(exc)) from None
 
@@ -57,7 +58,8 @@ def inspect(data: Source, filename: str | None) -> UploadInfo:
 
 
 def submit_form(owner: str | None) -> JobStatus:
-    """A multipart submission: the file in ``image``, with optional ``ratio`` and ``callback_url`` fields.
+    """A multipart submission: the file in ``image``, with optional ``ratio``, ``callback_url``, ``format`` and
+    ``quality`` fields.
 
     ``owner``: the hash of the caller's API key, None without one.
     """
@@ -67,7 +69,7 @@ def submit_form(owner: str | None) -> JobStatus:
         raise Problem("length-required", "send the upload with a Content-Length header")
     if image is None:
         raise Problem("missing-image", "send the photo as the multipart form field 'image'")
-    ratio, output = read_ratio(request.form.get("ratio")), read_output()
+    ratio, output = read_ratio(request.form.get("ratio")), read_output(request.form)
     callback_url = read_callback_url(request.form.get("callback_url"))
     data = image.read()
     info = inspect(data, image.filename)
@@ -91,7 +93,7 @@ def submit_batch(owner: str | None) -> list[JobStatus]:
     most = api_settings().batch_max_files
     if len(images) > most:
         raise Problem("too-many-files", f"a batch carries at most {most} files; this one has {len(images)}")
-    ratio, output = read_ratio(request.form.get("ratio")), read_output()
+    ratio, output = read_ratio(request.form.get("ratio")), read_output(request.form)
     callback_url = read_callback_url(request.form.get("callback_url"))
     files = [(data := image.read(), inspect_named(data, image.filename, n)) for n, image in enumerate(images, 1)]
     guard_more_submits(len(files) - 1, owner)

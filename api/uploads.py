@@ -34,7 +34,7 @@ from api.guards import guard_submit
 from api.problems import Problem
 from api.ranged import RangedObject
 from api.services import api_settings, services
-from api.submission import inspect, log_submitted, read_callback_url, read_ratio
+from api.submission import inspect, log_submitted, read_callback_url, read_output, read_ratio
 from api.validate import MAGIC_BYTES, has_image_magic
 from jobs.aws import Conflict, NotFound, ServiceUnavailable
 from jobs.ids import UPLOAD_EXTENSIONS, incoming_key, is_job_id, new_job_id, ticket_key, upload_key
@@ -147,8 +147,10 @@ def take_checked(store: JobStore, upload_id: str, incoming: str, ext: str, etag:
 
 
 def submit_upload(body: dict[str, Any], owner: str | None) -> JobStatus:
-    """``POST /v1/jobs`` with JSON ``{upload_id, ratio?, callback_url?}``; ``owner`` as for ``submit_form``."""
+    """``POST /v1/jobs`` with JSON ``{upload_id, ratio?, callback_url?, format?, quality?}``; ``owner`` as for
+    ``submit_form``. Everything the body says is checked before the upload is looked at."""
     ratio, callback_url = read_ratio(body.get("ratio")), read_callback_url(body.get("callback_url"))
+    output = read_output(body)
     store, queue = services().store, services().queue
     upload_id, ticket = read_ticket(store, body.get("upload_id"), owner)
     data, incoming, etag = check_stored(store, upload_id, ticket)
@@ -163,7 +165,7 @@ def submit_upload(body: dict[str, Any], owner: str | None) -> JobStatus:
         raise refuse(store, upload_id, incoming, Problem("upload-changed", detail)) from None
     key = take_checked(store, upload_id, incoming, str(ticket["ext"]), etag)
     try:
-        status = enqueue_stored(store, queue, upload_id, key, info.kind, ratio, callback_url, owner)
+        status = enqueue_stored(store, queue, upload_id, key, info.kind, ratio, callback_url, owner, output)
     except Conflict:
         raise Problem("upload-used", "this upload has already been submitted") from None
     for spent in (ticket_key(upload_id), incoming):

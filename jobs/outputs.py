@@ -31,15 +31,19 @@ JPEG = OutputFormat()
 
 
 def parse_output(name: object, quality: object) -> OutputFormat:
-    """``format`` (jpeg, png16 or tiff16; unset: jpeg) and ``quality`` (1..100, JPEG only; unset: 92)."""
-    name = name or "jpeg"
-    if name not in FORMATS:
+    """``format`` (jpeg, png16 or tiff16; unset: jpeg) and ``quality`` (1..100, JPEG only; unset: 92).
+
+    Form fields are text and JSON members any type: a quality may be 80 or "80", nothing else.
+    """
+    if name is None or name == "":
+        name = "jpeg"
+    if not isinstance(name, str) or name not in FORMATS:
         raise InvalidOutput(f"format must be one of {', '.join(FORMATS)}, not {str(name)[:32]!r}")
-    if quality in (None, ""):
-        return OutputFormat(str(name))
+    if quality is None or quality == "":
+        return OutputFormat(name)
     if name != "jpeg":
         raise InvalidOutput("quality applies to JPEG only")
-    text = str(quality)
-    if not text.isdigit() or not 1 <= int(text) <= 100:
+    text = str(quality)  # JSON's true is "True" here, 80.0 is "80.0": both refused
+    if not (text.isascii() and text.isdigit() and len(text) <= 3 and 1 <= int(text) <= 100):
         raise InvalidOutput(f"quality must be a whole number from 1 to 100, not {text[:32]!r}")
     return OutputFormat("jpeg", int(text))

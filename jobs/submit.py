@@ -71,6 +71,7 @@ def enqueue_stored(
     ratio: float | None,
     callback_url: str | None = None,
     owner: str | None = None,
+    output: OutputFormat = JPEG,
 ) -> JobStatus:
     """Record and enqueue an upload already in S3 (a direct upload).
 
@@ -81,7 +82,7 @@ def enqueue_stored(
     """
     now = iso_now()
     status = JobStatus.new(job_id, kind, ratio, now, callback_url, owner)
-    message = JobMessage(job_id, key, kind, ratio, now)
+    message = JobMessage(job_id, key, kind, ratio, now, output)
     marker = _mark_sending(store, message)
     try:
         store.write_status(status, create=True)  # Conflict: another request made this job (its marker is kept)

@@ -8,7 +8,7 @@ import pytest
 
 from jobs.ids import InvalidJobId, check_job_id, is_job_id, new_job_id, parse_upload_key, result_key, upload_key
 from jobs.message import InputKind, InvalidRatio, JobMessage, MessageError, UnsupportedVersion, parse_ratio
-from jobs.outputs import JPEG
+from jobs.outputs import JPEG, InvalidOutput, OutputFormat, parse_output
 from jobs.status import JobError, JobResult, JobState, JobStatus
 
 NOW = "2026-11-21T19:00:00.000Z"
@@ -65,6 +65,34 @@ def test_parse_ratio_accepts_numbers_in_range_and_auto(text: object, ratio: floa
 def test_parse_ratio_refuses_the_rest(text: object) -> None:
     with pytest.raises(InvalidRatio):
         parse_ratio(text)
+
+
+ACCEPTED_OUTPUTS = [
+    (None, None, JPEG),
+    ("", "", JPEG),
+    ("png16", None, OutputFormat("png16")),
+    ("tiff16", "", OutputFormat("tiff16")),
+    ("jpeg", "80", OutputFormat("jpeg", 80)),
+    (None, 80, OutputFormat("jpeg", 80)),
+    ("jpeg", "100", OutputFormat("jpeg", 100)),
+    ("jpeg", 1, OutputFormat("jpeg", 1)),
+]
+REFUSED_FORMATS = ["webp", "JPEG", {"a": 1}, ["jpeg"], [], 0, False]
+REFUSED_QUALITIES = [0, 101, True, 80.5, 80.0, "-5", "\u00b2", "9" * 5000, [80], {"q": 80}]
+
+
+@pytest.mark.parametrize(("name", "quality", "output"), ACCEPTED_OUTPUTS)
+def test_parse_output_takes_form_text_and_json_values(name: object, quality: object, output: OutputFormat) -> None:
+    assert parse_output(name, quality) == output
+
+
+@pytest.mark.parametrize(
+    ("name", "quality"),
+    [(name, None) for name in REFUSED_FORMATS] + [("jpeg", q) for q in REFUSED_QUALITIES] + [("png16", 80)],
+)
+def test_parse_output_refuses_the_rest_with_a_reason(name: object, quality: object) -> None:
+    with pytest.raises(InvalidOutput, match=r"format must be one of|quality"):
+        parse_output(name, quality)
 
 
 def make_message(**overrides: object) -> JobMessage:
