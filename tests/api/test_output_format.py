@@ -38,7 +38,14 @@ def test_the_format_reaches_the_worker(
 
 
 @pytest.mark.parametrize(
-    "form", [{"format": "webp"}, {"quality": "0"}, {"quality": "high"}, {"format": "tiff16", "quality": "80"}]
+    "form",
+    [
+        {"format": "webp"},
+        {"quality": "0"},
+        {"quality": "high"},
+        {"quality": "\u00b2"},
+        {"format": "tiff16", "quality": "80"},
+    ],
 )
 def test_an_unknown_format_or_quality_is_refused_before_anything_is_stored(
     client: FlaskClient, aws: AwsSettings, form: dict[str, str]
