@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import requests
+import tifffile
 from PIL import Image
 
 from darkroom.dng import synthetic_dark_dng, synthetic_dark_srgb
@@ -25,6 +26,8 @@ from darkroom.local.stack import LocalStack
 from jobs.aws import s3_client, sqs_client
 from jobs.queue import JobQueue
 from jobs.settings import AwsSettings
+from tests.api.conftest import post_to_storage
+from tests.support.png16 import png16
 
 pytestmark = pytest.mark.slow
 
@@ -112,6 +115,23 @@ def test_a_dark_photo_comes_back_brighter(stack: LocalStack, filename: str, make
     assert mean_brightness(result.content) > 70
     if filename.endswith(".jpg"):
         assert mean_brightness(result.content) > 4 * mean_brightness(data)
+
+
+def test_a_16_bit_png_sent_straight_to_storage_comes_back_as_a_16_bit_tiff(stack: LocalStack) -> None:
+    ramp = np.tile(np.arange(0, 2048, 4, dtype=np.uint16)[None, :, None], (32, 1, 3))  # 512 levels in 8 of 8 bits
+    data, api = png16(ramp), stack.config.api_url
+    upload = requests.post(f"{api}/v1/uploads", json={"filename": "scan.png", "size": len(data)}, timeout=30).json()
+    post_to_storage(upload, data)
+    reply = requests.post(
+        f"{api}/v1/jobs", json={"upload_id": upload["id"], "format": "tiff16", "ratio": 8}, timeout=30
+    )
+    assert reply.status_code == 202, reply.text
+    assert poll(stack, upload["id"], {"done", "failed"})["status"] == "done"
+    result = requests.get(f"{api}/v1/jobs/{upload['id']}/result", timeout=30)  # follows the 303
+    with tifffile.TiffFile(io.BytesIO(result.content)) as tiff:
+        levels = tiff.pages[0].asarray()
+    assert levels.dtype == np.uint16 and levels.shape == ramp.shape
+    assert len(np.unique(levels[16, :, 1])) > 400  # the fine steps came through (at 8 bits: about 20)
 
 
 def test_bad_uploads_are_refused_under_uwsgi_and_nothing_is_kept(stack: LocalStack) -> None:
