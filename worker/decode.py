@@ -225,8 +225,7 @@ def _sixteen_bit_rgb(image: Image.Image) -> bool:
 def _tiff16_float(data: bytes, image: Image.Image) -> np.ndarray:
     """A 16-bit RGB TIFF's first page as float32 (H, W, 3), turned upright by its orientation tag."""
     levels = tifffile.imread(io.BytesIO(data), key=0)  # raises tifffile.TiffFileError (a ValueError) when damaged
-    rgb = levels[..., :3].astype(np.float32) / np.float32(65535)
-    return np.ascontiguousarray(_orient(rgb, int(image.getexif().get(ORIENTATION_TAG, 1))))
+    return _sixteen_bit_float(levels[..., :3], int(image.getexif().get(ORIENTATION_TAG, 1)))
 
 
 def _png16_frame(data: bytes, icc: bytes | None) -> SrgbFrame:
@@ -243,8 +242,8 @@ def _png16_frame(data: bytes, icc: bytes | None) -> SrgbFrame:
     if found:
         exif.load(found)
     levels = imagecodecs.png_decode(data)  # raises imagecodecs.PngError for a damaged file
-    rgb = _orient(_sixteen_bit_float(levels), int(exif.get(ORIENTATION_TAG, 1)))
-    return SrgbFrame(np.ascontiguousarray(rgb), PhotoMetadata(exif=_upright(exif), icc=icc))
+    rgb = _sixteen_bit_float(levels, int(exif.get(ORIENTATION_TAG, 1)))
+    return SrgbFrame(rgb, PhotoMetadata(exif=_upright(exif), icc=icc))
 
 
 def _png_chunk(data: bytes, kind: bytes) -> bytes | None:
@@ -260,13 +259,17 @@ def _png_chunk(data: bytes, kind: bytes) -> bytes | None:
     return None
 
 
-def _sixteen_bit_float(levels: np.ndarray) -> np.ndarray:
-    """uint16 grey, grey+alpha, RGB or RGBA levels to float32 (H, W, 3); alpha over black, as for 8 bits."""
-    scaled = np.atleast_3d(levels).astype(np.float32)
+def _sixteen_bit_float(levels: np.ndarray, orientation: int) -> np.ndarray:
+    """uint16 grey, grey+alpha, RGB or RGBA levels to upright float32 (H, W, 3); alpha over black, as for 8 bits.
+
+    Turned while still views of the 16-bit levels, then converted in one copy: less memory under the decode's limit.
+    """
+    scaled = np.array(_orient(np.atleast_3d(levels), orientation), dtype=np.float32, order="C")
     scaled *= np.float32(1 / 65535)
     if scaled.shape[2] in (2, 4):
-        scaled = scaled[..., :-1] * scaled[..., -1:]
-    return scaled if scaled.shape[2] == 3 else np.repeat(scaled, 3, axis=-1)
+        scaled[..., :-1] *= scaled[..., -1:]
+        scaled = scaled[..., :-1]
+    return np.ascontiguousarray(scaled) if scaled.shape[2] == 3 else np.repeat(scaled, 3, axis=-1)
 
 
 def _orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
