@@ -20,7 +20,7 @@ from jobs.outputs import JPEG, OutputFormat
 from worker.frames import PhotoMetadata
 
 NO_METADATA = PhotoMetadata()
-TIFF_ICC_TAG, TIFF_EXIF_IFD_TAG, ORIENTATION_TAG = 34675, 34665, 274
+TIFF_ICC_TAG, TIFF_EXIF_IFD_TAG, INTEROP_IFD_TAG, ORIENTATION_TAG = 34675, 34665, 40965, 274
 TIFF_ASCII, TIFF_SHORT, TIFF_LONG, TIFF_UNDEFINED = 2, 3, 4, 7
 EXIF_IFD_PLACEHOLDER = TIFF_EXIF_IFD_TAG - 1  # an unassigned tag, sorted where ExifIFD goes, which tifffile refuses
 # The EXIF tags that live in the image's own directory (IFD0): description, make, model, time, artist, copyright
@@ -115,7 +115,9 @@ def encode_tiff16(levels: np.ndarray, icc: bytes, exif: bytes | None) -> bytes:
         if isinstance(found.get(tag), str):
             text = found[tag].encode("ascii", "replace")  # TIFF ASCII is 7-bit, as Pillow writes it
             tags.append((tag, TIFF_ASCII, len(text) + 1, text, True))
-    exif_ifd = found.get_ifd(TIFF_EXIF_IFD_TAG)
+    exif_ifd = dict(found.get_ifd(TIFF_EXIF_IFD_TAG))
+    if INTEROP_IFD_TAG in exif_ifd:  # an offset into the input's EXIF: its directory itself, as Pillow writes it
+        exif_ifd[INTEROP_IFD_TAG] = found.get_ifd(INTEROP_IFD_TAG)
     if exif_ifd:
         tags.append((EXIF_IFD_PLACEHOLDER, TIFF_LONG, 1, 0, True))
     buffer = io.BytesIO()

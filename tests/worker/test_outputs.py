@@ -28,7 +28,7 @@ from worker.models.inputs import srgb_model_input
 from worker.pipeline import run_pipeline
 
 MODEL, LENS, TAKEN, EXPOSURE = "NightCam X1", "50mm f/1.4", "2025:12:01 21:30:00", 0.5
-EXIF_IFD = 0x8769
+EXIF_IFD, INTEROP_IFD = 0x8769, 0xA005  # the interoperability directory hangs off the EXIF one
 
 
 def dark_photo(orientation: int = 1, icc: bytes | None = None) -> bytes:
@@ -37,7 +37,7 @@ def dark_photo(orientation: int = 1, icc: bytes | None = None) -> bytes:
     image = Image.fromarray(rng.integers(0, 30, size=(80, 120, 3), dtype=np.uint8))
     exif = image.getexif()
     exif[0x0110], exif[0x0112] = MODEL, orientation
-    exif.get_ifd(EXIF_IFD).update({0xA434: LENS, 0x9003: TAKEN, 0x829A: EXPOSURE})
+    exif.get_ifd(EXIF_IFD).update({0xA434: LENS, 0x9003: TAKEN, 0x829A: EXPOSURE, INTEROP_IFD: {1: "R98"}})
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=95, exif=exif.tobytes(), **({"icc_profile": icc} if icc else {}))
     return buffer.getvalue()
@@ -115,6 +115,7 @@ def test_a_16_bit_tiff_result_is_upright_and_carries_the_exif_and_profile(parts:
     assert (read_by_pillow[0x0110], read_by_pillow[0x0112]) == (MODEL, 1)
     assert read_by_pillow.get_ifd(EXIF_IFD)[0xA434] == LENS and read_by_pillow.get_ifd(EXIF_IFD)[0x9003] == TAKEN
     assert float(read_by_pillow.get_ifd(EXIF_IFD)[0x829A]) == EXPOSURE
+    assert read_by_pillow.get_ifd(INTEROP_IFD) == {1: "R98"}  # a directory of its own, not a stale offset
 
 
 def test_a_16_bit_tiff_without_exif_has_no_exif_directory() -> None:
