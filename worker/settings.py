@@ -114,6 +114,12 @@ class WorkerSettings(FromEnv):
     pipeline_depth: int = setting(
         "DARKROOM_PIPELINE_DEPTH", 3, "jobs in flight at once, decoding and encoding around enhancing; 1: one by one"
     )
+    metrics_port: int = setting(
+        "DARKROOM_WORKER_METRICS_PORT", 0, "serve Prometheus metrics on this port of 127.0.0.1; 0: none"
+    )
+    metrics_emf: bool = setting(
+        "DARKROOM_WORKER_EMF", False, "write each job's metrics to stdout as CloudWatch Embedded Metric Format lines"
+    )
     # on an instance (a spot worker of the pool)
     imds_url: str = setting(
         "DARKROOM_IMDS_URL", DEFAULT_IMDS_URL, "instance metadata; set but empty: not on an instance", keep_blank=True
@@ -138,6 +144,6 @@ class WorkerSettings(FromEnv):
         require(self, positive, "positive", "job_seconds", "decode_memory_mb")
         require(self, lambda beat: 0 < beat < self.lease_seconds, "under the lease", "heartbeat_seconds")
         require(self, at_least_zero, "0 or more", "retry_base_seconds", "dead_letter_sweep_seconds", "idle_seconds")
-        require(self, at_least_zero, "0 or more", "notice_margin_seconds")
+        require(self, at_least_zero, "0 or more", "notice_margin_seconds", "metrics_port")
         if self.imds_url and not self.imds_url.startswith(("http://", "https://")):
             raise SettingsError(f"DARKROOM_IMDS_URL must be an http URL or empty, not {self.imds_url!r}")
