@@ -22,9 +22,7 @@ that dies between its done write and ``record`` loses that one observation
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,11 +30,12 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
+from jobs.emf import emf_line, print_line
+
 log = logging.getLogger(__name__)
 
 STAGES = ("download", "decode", "enhance", "encode", "upload")
 DONE, FAILED = "done", "failed"
-EMF_NAMESPACE = "darkroom"
 # seconds: a small sRGB job on a GPU takes well under one; a full RAW frame on a CPU, tens; a queue wait, minutes
 STAGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 LATENCY_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
@@ -120,50 +119,26 @@ class PrometheusSink:
         log.info("metrics on http://%s:%d/metrics", address, port)
 
 
-def emf_line(ended: JobEnded, now: float) -> str:
-    """The job as one CloudWatch Embedded Metric Format document (one log line).
-
-    A done job: JobsDone, SubmitToDoneSeconds and a <Stage>Seconds per stage, by Kind.
-    A failed job: JobsFailed by Reason.
-    """
+def emf_of(ended: JobEnded, now: float) -> str:
+    """The job as one EMF line: JobsDone, SubmitToDoneSeconds and <Stage>Seconds by Kind; JobsFailed by Reason."""
     if ended.outcome == FAILED:
-        dimension, values = "Reason", {"JobsFailed": 1.0}
-        units = {"JobsFailed": "Count"}
-        fields: dict[str, object] = {"Reason": ended.reason}
-    else:
-        dimension, values = "Kind", {"JobsDone": 1.0}
-        units = {"JobsDone": "Count"}
-        fields = {"Kind": ended.kind}
-        if ended.latency_seconds is not None:
-            values["SubmitToDoneSeconds"] = ended.latency_seconds
-        values.update({f"{stage.capitalize()}Seconds": seconds for stage, seconds in ended.stages.items()})
-    metrics = [{"Name": name, "Unit": units.get(name, "Seconds")} for name in values]
-    document = {
-        "_aws": {
-            "Timestamp": int(now * 1000),
-            "CloudWatchMetrics": [{"Namespace": EMF_NAMESPACE, "Dimensions": [[dimension]], "Metrics": metrics}],
-        },
-        **fields,
-        **{name: round(value, 4) for name, value in values.items()},
-    }
-    return json.dumps(document, separators=(",", ":"))
+        return emf_line({"Reason": ended.reason}, {"JobsFailed": (1.0, "Count")}, now)
+    metrics = {"JobsDone": (1.0, "Count")}
+    if ended.latency_seconds is not None:
+        metrics["SubmitToDoneSeconds"] = (ended.latency_seconds, "Seconds")
+    metrics.update({f"{stage.capitalize()}Seconds": (seconds, "Seconds") for stage, seconds in ended.stages.items()})
+    return emf_line({"Kind": str(ended.kind)}, metrics, now)
 
 
 class EmfSink:
     """Each job as an EMF line written to ``write`` (stdout by default), for CloudWatch Logs to turn into metrics."""
 
     def __init__(self, write: Callable[[str], object] | None = None, clock: Callable[[], float] = time.time) -> None:
-        self.write = write or _print_line
+        self.write = write or print_line
         self.clock = clock
 
     def record(self, ended: JobEnded) -> None:
-        self.write(emf_line(ended, self.clock()))
-
-
-def _print_line(line: str) -> None:
-    """One whole line per write, flushed: the log shipper makes each line one event."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+        self.write(emf_of(ended, self.clock()))
 
 
 def metrics_sink(port: int, emf: bool) -> MetricsSink:

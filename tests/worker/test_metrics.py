@@ -14,7 +14,7 @@ from jobs.ids import upload_key
 from jobs.message import InputKind, JobMessage
 from jobs.status import iso_now
 from tests.worker.conftest import Parts, dark_jpeg
-from worker.metrics import DONE, FAILED, STAGES, EmfSink, JobEnded, PrometheusSink, emf_line, metrics_sink
+from worker.metrics import DONE, FAILED, STAGES, EmfSink, JobEnded, PrometheusSink, emf_of, metrics_sink
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -85,7 +85,7 @@ def test_emf_lines_are_documents_cloudwatch_reads_as_metrics() -> None:
     ]
     assert done["SubmitToDoneSeconds"] == 12.5
     assert check_emf(failed) == ["JobsFailed"] and failed["Reason"] == "corrupt-input"
-    assert "\n" not in emf_line(JobEnded("raw", DONE, stages, 1.0), 0.0)  # one log event per line
+    assert "\n" not in emf_of(JobEnded("raw", DONE, stages, 1.0), 0.0)  # one log event per line
 
 
 def test_the_emf_setting_prints_each_job_as_one_line_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
