@@ -11,6 +11,7 @@ from jobs.keepwarm import KeepWarm
 from jobs.settings import (
     AwsSettings,
     FromEnv,
+    Setting,
     SettingsError,
     at_least_zero,
     max_pixels,
@@ -26,6 +27,17 @@ ENGINES = ("auto", "torch", "onnxruntime", "openvino")
 DEFAULTS = "sid on RAW, baseline on JPEG/PNG, as the model card says"
 MODEL_CACHE = "~/.cache/darkroom/models"
 MAX_WAIT_SECONDS = 20  # SQS's longest long poll
+
+
+# Read by the worker's systemd unit on the AMI (ami/files/darkroom-worker.service), not by Python:
+# the launch template's user data sets it, and the unit's awslogs driver ships the container's output there.
+UNIT_SETTINGS = (
+    Setting(
+        "DARKROOM_LOG_GROUP",
+        "on EC2, the CloudWatch Logs group the worker's output goes to (its EMF lines become metrics)",
+        "",
+    ),
+)
 
 
 def default_worker_id() -> str:
