@@ -144,7 +144,7 @@ class JobFunction:
             return
         self._last_sweep = now
         try:
-            sweep_dead_letters(self.store, self.dead_letters)
+            self.runner.dead_lettered(sweep_dead_letters(self.store, self.dead_letters))
         except ServiceUnavailable as exc:
             log.warning("dead-letter sweep failed: %s", exc)
 

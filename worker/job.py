@@ -20,6 +20,7 @@ from jobs.message import InputKind, JobMessage, MessageError, UnsupportedVersion
 from jobs.queue import Delivery, JobQueue
 from jobs.status import JobError, JobResult, JobStatus, iso_now, parse_iso
 from jobs.store import JobStore
+from worker.dead_letters import WORKER_CRASHED
 from worker.decode import decode
 from worker.drain import Drain
 from worker.frames import Enhancer, Frame, InputError
@@ -89,6 +90,11 @@ class JobRunner:
         finally:
             self.drain.leases.pop(delivery.message_id, None)
         self.recorder.job_ended(self.clock() - started, self.done)
+
+    def dead_lettered(self, count: int) -> None:
+        """Jobs a dead-letter sweep marked failed (its write is conditional: each job once) are failures too."""
+        for _ in range(count):
+            self.metrics.record(JobEnded("", FAILED, reason=WORKER_CRASHED))
 
     def _start(self, message: JobMessage, delivery: Delivery) -> tuple[JobStatus, str] | None:
         """Mark the job processing over the version read; None when it is not this delivery's to run.

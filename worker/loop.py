@@ -200,10 +200,12 @@ class Worker:
         except ServiceUnavailable as exc:
             log.warning("outbox sweep failed: %s", exc)
         try:
-            return sweep_dead_letters(self.store, self.dead_letters)
+            marked = sweep_dead_letters(self.store, self.dead_letters)
         except ServiceUnavailable as exc:
             log.warning("dead-letter sweep failed: %s", exc)
             return 0
+        self.jobs.dead_lettered(marked)
+        return marked
 
     def _drain_for(self, reason: str) -> None:
         """A spot notice: take no new work (the first reason to stop is the one recorded)."""

@@ -45,7 +45,7 @@ LATENCY_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600
 class JobEnded:
     """One job this worker settled: done (with its latency from submit) or failed (with its error code)."""
 
-    kind: str  # raw or srgb
+    kind: str  # raw or srgb ("" for a dead-lettered job: the sweep reads no message)
     outcome: str  # DONE or FAILED
     stages: Mapping[str, float] = field(default_factory=dict)  # seconds, for the stages that ran
     latency_seconds: float | None = None  # submit to done; None when failed

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import requests
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from darkroom.dng import synthetic_dark_dng
@@ -49,6 +50,21 @@ def test_done_and_failed_jobs_are_counted_once_by_kind_stage_and_reason_on_the_w
     for stage in STAGES:
         assert found[("darkroom_worker_stage_seconds_count", (("kind", "srgb"), ("stage", stage)))] == 2, stage
         assert found[("darkroom_worker_stage_seconds_sum", (("kind", "raw"), ("stage", stage)))] > 0, stage
+
+
+def test_a_job_the_dead_letter_sweep_marks_failed_is_counted_once(parts: Parts) -> None:
+    parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
+    for _ in range(2):  # two deliveries that were never finished, as when a worker is killed mid-job
+        delivery = parts.queue.receive(wait_seconds=1)
+        assert delivery is not None
+        parts.queue.set_visibility(delivery, 0)
+    assert parts.queue.receive(wait_seconds=1) is None  # the third receive moved it to the DLQ
+    sink = PrometheusSink()
+    worker = parts.worker(metrics=sink)
+    assert worker.sweep_dead_letters() == 1
+    assert worker.sweep_dead_letters() == 0  # already marked: not counted again
+    found = samples_of(generate_latest(sink.registry).decode())
+    assert found[("darkroom_worker_jobs_failed_total", (("reason", "worker-crashed"),))] == 1
 
 
 def check_emf(document: dict[str, object]) -> list[str]:
