@@ -1,9 +1,11 @@
 """``GET /metrics``: Prometheus text for the API and the pool.
 
 Counters kept in the request path (jobs submitted and canceled, by input
-kind) use prometheus_client's multiprocess mode when ``PROMETHEUS_MULTIPROC_DIR``
-is set (api/uwsgi.ini sets it: each uWSGI process writes its own file, a
-scrape of any process sums them). The queue, the dead-letter queue and the
+kind) and the pool's launches (api/launch_metrics.py: counted by the request
+path and the timer mule alike) use prometheus_client's multiprocess mode
+when ``PROMETHEUS_MULTIPROC_DIR`` is set (api/uwsgi.ini sets it for every
+uWSGI process, the mule included: each writes its own file, a scrape of any
+process sums them). The queue, the dead-letter queue and the
 pool are read at scrape time, from SQS and the pool view, so every process
 answers the same.
 """
@@ -19,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from api.launch_metrics import LAUNCH_FAILURES, LAUNCHED
 from api.services import api_settings, services
 from jobs.aws import ServiceUnavailable
 
@@ -64,8 +67,8 @@ def registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # read by prometheus_client itself; set by uwsgi.ini
         MultiProcessCollector(made)  # type: ignore[no-untyped-call]
     else:
-        made.register(SUBMITTED)
-        made.register(CANCELED)
+        for counter in (SUBMITTED, CANCELED, LAUNCHED, LAUNCH_FAILURES):
+            made.register(counter)
     made.register(QueueAndPool())
     return made
 

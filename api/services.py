@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 
+from api.launch_metrics import PrometheusLaunches
 from api.ratelimit import RateLimiter
 from api.settings import ApiSettings
 from api.status_cache import ResultUrlCache, TerminalStatusCache
@@ -100,7 +101,14 @@ class Services:
                 aws, pool = self.settings.aws, self.settings.pool
                 ec2 = self._ec2 if self._ec2 is not None else ec2_client(aws)
                 ssm = self._ssm if self._ssm is not None else ssm_client(aws)
-                self._provider = Provider(Ec2Pool(ec2, ssm, pool), store, queue, pool, lock_path(aws.bucket, pool.name))
+                self._provider = Provider(
+                    Ec2Pool(ec2, ssm, pool),
+                    store,
+                    queue,
+                    pool,
+                    lock_path(aws.bucket, pool.name),
+                    launches=PrometheusLaunches(),
+                )
             return self._provider
 
 

@@ -71,6 +71,11 @@ class ApiSettings(FromEnv):
         15.0,
         "how often the API's timer scales the pool, reaps and resends stranded submits, with no request",
     )
+    emf: bool = setting(
+        "DARKROOM_API_EMF",
+        False,
+        "each tick writes today's instance-hours as a CloudWatch EMF line on stdout (the daily-hours alarm reads it)",
+    )
 
     def __post_init__(self) -> None:
         require(self, positive, "positive", "max_upload_bytes", "max_pixels", "result_url_expiry")

@@ -19,6 +19,7 @@ import time
 from api.services import Services
 from api.settings import ApiSettings
 from jobs.aws import ServiceUnavailable
+from jobs.emf import emf_line, print_line
 from jobs.submit import resend_stranded
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,14 @@ def tick(services: Services) -> None:
     resent = resend_stranded(services.store, services.queue)
     if resent:
         log.warning("tick: sent %d stranded job(s) again", resent)
+    if services.settings.emf and services.settings.pool.enabled:
+        report_hours(services)
+
+
+def report_hours(services: Services) -> None:
+    """Today's instance-hours as an EMF line: on AWS it becomes the metric the daily-hours alarm watches."""
+    hours = services.provider.hours_used(services.provider.observe())
+    print_line(emf_line({"Pool": services.settings.pool.name}, {"InstanceHoursToday": (hours, "None")}, time.time()))
 
 
 def run_forever(services: Services) -> None:

@@ -37,6 +37,7 @@ from jobs.store import JobStore
 from pool.book import LaunchOutcome, PoolBook, Slot
 from pool.ec2 import Ec2Pool, Instance, Launched, LaunchFailed, iso
 from pool.hours import Run, anonymous_runs, cap_reached, ended_at, hours_today, with_unrecorded
+from pool.launches import CAPACITY, DAILY_CAP, REFUSED, LaunchCounter, NoLaunchCounter
 from pool.ledger import HoursLedger
 from pool.lock import host_lock
 from pool.reaper import plan_reaping, remember
@@ -59,6 +60,7 @@ class Provider:
         lock: Path,
         reap_every: float = REAP_EVERY_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        launches: LaunchCounter | None = None,
     ) -> None:
         self.pool = pool
         self.store = store
@@ -69,6 +71,7 @@ class Provider:
         self.lock = lock
         self.reap_every = reap_every
         self.clock = clock
+        self.launches: LaunchCounter = launches or NoLaunchCounter()  # counted where they happen (the API's metrics)
         self._guard = threading.Lock()
         self._last_reap: float | None = None
         self._last_view: tuple[float, PoolView] | None = None
@@ -153,6 +156,7 @@ class Provider:
             self._launch(seen, count, anonymous)
             return used, self.observe()
         log.warning("launching none of %d worker(s): %s", count, why)
+        self.launches.failed(DAILY_CAP)
         outcome = LaunchOutcome(iso(seen.now), why, capped=True)
         self.book.record_launch(outcome)
         return used, replace(seen, last_launch=outcome)
@@ -169,6 +173,7 @@ class Provider:
             launched = self.pool.launch(len(claimed))
         except LaunchFailed as exc:
             log.warning("could not launch %d worker(s): %s", len(claimed), exc)
+            self.launches.failed(CAPACITY if exc.capacity else REFUSED)
             self._release(claimed)
             self.book.record_launch(LaunchOutcome(now, str(exc), exc.capacity))
             return
@@ -176,6 +181,8 @@ class Provider:
             self._release(claimed)
             raise
         self._assign(claimed, launched)
+        for lifecycle in sorted({instance.lifecycle for instance in launched}):
+            self.launches.launched(lifecycle, sum(instance.lifecycle == lifecycle for instance in launched))
         self._start_runs(launched, now, anonymous)
         self.book.record_launch(LaunchOutcome(now))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from darkroom.local.scrape import scrape, total
 from jobs.aws import s3_client, sqs_client
 from jobs.message import InputKind
 from jobs.pool import WorkerState
@@ -113,6 +114,9 @@ def test_with_no_request_at_all_a_queued_message_gets_a_worker(start_stack: Star
     job_id = submit_job(store, queue, small_jpeg(), "jpg", "image/jpeg", InputKind.SRGB, None).job_id  # no request
     eventually(lambda: bool(instances(stack)), "a worker launched with no request", timeout=60)
     wait_until(lambda: store.read_status(job_id), lambda s: s is not None and s.state is JobState.DONE, "done")
+    # the mule launched it, and its count reaches /metrics (uWSGI's multiprocess directory covers mules)
+    launches = total(scrape(f"{stack.config.api_url}/metrics"), "darkroom_pool_launches_total")
+    assert launches == len(instances(stack)) == 1
 
 
 # -- spot interruptions and lost instances ---------------------------------------

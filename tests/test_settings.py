@@ -13,7 +13,7 @@ from api.settings import UWSGI_SETTINGS, ApiSettings
 from darkroom.cli.config import markdown
 from jobs.settings import AwsSettings, Setting, SettingsError, settings_of
 from pool.settings import EventSourceSettings, PoolSettings
-from worker.settings import WorkerSettings
+from worker.settings import UNIT_SETTINGS, WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIABLE = re.compile(r"\bDARKROOM_[A-Z][A-Z0-9_]*[A-Z0-9]\b")
@@ -22,7 +22,8 @@ SOURCES = ("jobs", "pool", "api", "worker", "darkroom", "bench", "docker", "ami"
 
 
 def declared() -> list[Setting]:
-    return [*settings_of(ApiSettings), *UWSGI_SETTINGS, *settings_of(WorkerSettings), *settings_of(EventSourceSettings)]
+    api, worker = [*settings_of(ApiSettings), *UWSGI_SETTINGS], [*settings_of(WorkerSettings), *UNIT_SETTINGS]
+    return [*api, *worker, *settings_of(EventSourceSettings)]
 
 
 def used_in_code() -> set[str]:

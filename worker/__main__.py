@@ -18,6 +18,7 @@ from jobs.settings import help_text, settings_of
 from jobs.store import JobStore
 from worker.loop import Worker
 from worker.methods import load_enhancer
+from worker.metrics import metrics_sink
 from worker.settings import WorkerSettings
 from worker.startup import find_instance, process_started_at, warm_up, with_published_models, with_webhook_secret
 
@@ -57,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         sqs = sqs_client(settings.aws)
         queue = JobQueue.named(sqs, settings.aws.queue)
         dead_letters = JobQueue.named(sqs, settings.aws.dead_letter_queue)
-        worker = Worker(settings, store, queue, dead_letters, enhancer, recorder=recorder, metadata=metadata)
-    except (ServiceUnavailable, FileNotFoundError, ValueError) as exc:  # unreachable AWS, missing or bad weights
+        metrics = metrics_sink(settings.metrics_port, settings.metrics_emf)
+        worker = Worker(
+            settings, store, queue, dead_letters, enhancer, recorder=recorder, metadata=metadata, metrics=metrics
+        )
+    except (ServiceUnavailable, OSError, ValueError) as exc:  # unreachable AWS, missing or bad weights, a port in use
         logging.error("cannot start: %s", exc)
         recorder.stopped(f"cannot start: {exc}")
         return 1

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # keep swept messages out of the next sweeps for a while; SQS refuses a visibility that takes a message past
 # 12 hours in all (counted from its first receipt; moto counts from its sending), so 12 h itself always fails
 DEAD_LETTER_HOLD_SECONDS = 3600
+WORKER_CRASHED = "worker-crashed"  # the error code of a dead-lettered job
 
 
 def dead_lettered_job_id(body: str) -> str | None:
@@ -74,7 +75,7 @@ def _mark_failed(store: JobStore, job_id: str | None, found: VersionedStatus | N
     if found is None or found.status.state.terminal:
         return 0
     error = JobError(
-        "worker-crashed",
+        WORKER_CRASHED,
         "processing stopped unexpectedly on every attempt (the worker crashed or was lost, or could not "
         "read the job); the job was moved to the dead-letter queue",
     )

@@ -37,6 +37,7 @@ from worker.heartbeat import release
 from worker.imds import Notice
 from worker.job import JobRunner
 from worker.lifecycle import WorkerRecorder, fits_before
+from worker.metrics import MetricsSink
 from worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class JobFunction:
         dead_letters: JobQueue,
         enhancer: Enhancer,
         started_at: float | None = None,
+        metrics: MetricsSink | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -102,7 +104,7 @@ class JobFunction:
         self.dead_letters = dead_letters
         self.recorder = WorkerRecorder(None, settings.worker_id, started_at or time.time(), settings.heartbeat_seconds)
         self.drain = Drain(store, self.queue, self.recorder, settings.notice_margin_seconds, self._limit_near)
-        self.runner = JobRunner(settings, store, self.queue, enhancer, self.recorder, self.drain)
+        self.runner = JobRunner(settings, store, self.queue, enhancer, self.recorder, self.drain, metrics=metrics)
         self.ready_seconds = self.recorder.ready(time.time())  # init: process start to model loaded and warm
         self._last_sweep = -float("inf")
 
@@ -142,7 +144,7 @@ class JobFunction:
             return
         self._last_sweep = now
         try:
-            sweep_dead_letters(self.store, self.dead_letters)
+            self.runner.dead_lettered(sweep_dead_letters(self.store, self.dead_letters))
         except ServiceUnavailable as exc:
             log.warning("dead-letter sweep failed: %s", exc)
 

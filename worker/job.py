@@ -18,14 +18,16 @@ from dataclasses import replace
 from jobs.aws import Conflict, ServiceUnavailable
 from jobs.message import InputKind, JobMessage, MessageError, UnsupportedVersion
 from jobs.queue import Delivery, JobQueue
-from jobs.status import JobError, JobResult, JobStatus, iso_now
+from jobs.status import JobError, JobResult, JobStatus, iso_now, parse_iso
 from jobs.store import JobStore
+from worker.dead_letters import WORKER_CRASHED
 from worker.decode import decode
 from worker.drain import Drain
 from worker.frames import Enhancer, Frame, InputError
 from worker.heartbeat import Heartbeat, release
 from worker.isolate import MIB, Decode, DecodeCrashed, DecodeLimits, decode_isolated
 from worker.lifecycle import Lease, WorkerRecorder
+from worker.metrics import DONE, FAILED, JobEnded, MetricsSink, NoMetrics
 from worker.pipeline import run_pipeline
 from worker.settings import WorkerSettings
 from worker.webhooks import WebhookSender
@@ -45,6 +47,7 @@ class JobRunner:
         recorder: WorkerRecorder,
         drain: Drain,
         clock: Callable[[], float] = time.monotonic,
+        metrics: MetricsSink | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -53,6 +56,7 @@ class JobRunner:
         self.recorder = recorder
         self.drain = drain
         self.clock = clock
+        self.metrics: MetricsSink = metrics or NoMetrics()  # each settled job, once (worker/metrics.py)
         self.max_receives = queue.max_receives()
         # a job's callback, on a thread of its own
         self.webhooks = WebhookSender(settings.webhook, store, settings.worker_id)
@@ -86,6 +90,11 @@ class JobRunner:
         finally:
             self.drain.leases.pop(delivery.message_id, None)
         self.recorder.job_ended(self.clock() - started, self.done)
+
+    def dead_lettered(self, count: int) -> None:
+        """Jobs a dead-letter sweep marked failed (its write is conditional: each job once) are failures too."""
+        for _ in range(count):
+            self.metrics.record(JobEnded("", FAILED, reason=WORKER_CRASHED))
 
     def _start(self, message: JobMessage, delivery: Delivery) -> tuple[JobStatus, str] | None:
         """Mark the job processing over the version read; None when it is not this delivery's to run.
@@ -127,7 +136,9 @@ class JobRunner:
             lease = self.drain.hold(Lease(delivery, status, heartbeat, self.clock(), ours))
             if lease.handed_back:
                 return
+            downloading = time.perf_counter()
             data = self.store.get(message.upload_key)
+            downloaded = time.perf_counter() - downloading
             if data is None:
                 self._fail(lease, JobError("upload-missing", "the uploaded file is no longer stored"))
                 return
@@ -147,7 +158,9 @@ class JobRunner:
             if not lease.settle(Lease.LOOP):
                 log.info("job %s: discarding this worker's result: its message was handed back", message.job_id)
                 return
+            uploading = time.perf_counter()
             key = self.store.put_result(message.job_id, enhanced.encoded, message.output)
+            uploaded = time.perf_counter() - uploading
 
         result = JobResult(key=key, width=enhanced.width, height=enhanced.height, bytes=len(enhanced.encoded))
         status = status.done(result, enhanced.ratio_used, enhanced.method, enhanced.timings, iso_now())
@@ -157,6 +170,8 @@ class JobRunner:
             log.warning("job %s: taken over by another worker while this one ran long; leaving it", message.job_id)
             return
         self.queue.delete(delivery)
+        stages = {"download": downloaded, **enhanced.timings, "upload": uploaded}
+        self.metrics.record(JobEnded(message.kind, DONE, stages, seconds_since(message.submitted_at)))
         self.webhooks.job_ended(status, version)
         with self._done_lock:
             self.done += 1
@@ -174,6 +189,7 @@ class JobRunner:
             log.warning("job %s: taken over by another worker; leaving it (%s)", lease.status.job_id, error.code)
             return
         self.queue.delete(lease.delivery)
+        self.metrics.record(JobEnded(failed.kind, FAILED, reason=error.code))
         self.webhooks.job_ended(failed, version)
         log.info("job %s: failed: %s (%s)", lease.status.job_id, error.message, error.code)
 
@@ -234,7 +250,9 @@ class JobRunner:
         if last:
             error = JobError("gave-up", f"processing failed on every attempt ({attempt}): {reason}")
             failed = status.failed(error, iso_now())
-            self.webhooks.job_ended(failed, self.store.write_status(failed, if_match=version, create=not version))
+            version = self.store.write_status(failed, if_match=version, create=not version)
+            self.metrics.record(JobEnded(message.kind, FAILED, reason=error.code))
+            self.webhooks.job_ended(failed, version)
         else:
             requeued = status.requeued(f"{attempt} failed ({reason}); retrying", iso_now())
             self.store.write_status(requeued, if_match=version, create=not version)
@@ -249,3 +267,11 @@ class JobRunner:
 
     def _backoff_after(self, failures: int) -> int:
         return int(min(self.settings.retry_base_seconds * 2 ** (failures - 1), 900))
+
+
+def seconds_since(iso_time: str) -> float | None:
+    """Seconds from an ISO 8601 time (a message's submit time) to now; None when it cannot be read."""
+    try:
+        return max(0.0, time.time() - parse_iso(iso_time).timestamp())
+    except ValueError:
+        return None

@@ -19,6 +19,7 @@ from jobs.queue import JobQueue
 from jobs.store import JobStore
 from worker.function import JobFunction, LambdaContext
 from worker.methods import load_enhancer
+from worker.metrics import metrics_sink
 from worker.settings import WorkerSettings
 from worker.startup import process_started_at, warm_up, with_webhook_secret
 
@@ -39,7 +40,9 @@ def build_function(environ: Mapping[str, str]) -> JobFunction:
     sqs = sqs_client(settings.aws)
     queue = JobQueue.named(sqs, settings.aws.queue)
     dead_letters = JobQueue.named(sqs, settings.aws.dead_letter_queue)
-    function = JobFunction(settings, JobStore(s3, settings.aws.bucket), queue, dead_letters, enhancer, started_at)
+    metrics = metrics_sink(settings.metrics_port, settings.metrics_emf)  # the template sets DARKROOM_WORKER_EMF
+    store = JobStore(s3, settings.aws.bucket)
+    function = JobFunction(settings, store, queue, dead_letters, enhancer, started_at, metrics)
     log.info("function ready %.2f s after its process started", function.ready_seconds)
     return function
 

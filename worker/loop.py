@@ -51,6 +51,7 @@ from worker.heartbeat import release
 from worker.imds import InstanceMetadata
 from worker.job import JobRunner
 from worker.lifecycle import WorkerRecorder
+from worker.metrics import MetricsSink
 from worker.overlap import JobSlots, TakingTurns
 from worker.settings import WorkerSettings
 
@@ -75,6 +76,7 @@ class Worker:
         clock: Callable[[], float] = time.monotonic,
         recorder: WorkerRecorder | None = None,
         metadata: InstanceMetadata | None = None,
+        metrics: MetricsSink | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -89,7 +91,7 @@ class Worker:
         self.stop_reason: str | None = None  # set once: a signal's name, a notice's reason, "idle", "max-jobs"
         self.stop_requested = False  # by a signal
         self.drain = Drain(store, queue, self.recorder, settings.notice_margin_seconds, self._drain_for, clock)
-        self.jobs = JobRunner(settings, store, queue, self.enhancer, self.recorder, self.drain, clock)
+        self.jobs = JobRunner(settings, store, queue, self.enhancer, self.recorder, self.drain, clock, metrics)
         self._busy = False  # the loop's own thread is running a job or waiting for jobs to end: signals wait
         self._last_sweep = -float("inf")
 
@@ -198,10 +200,12 @@ class Worker:
         except ServiceUnavailable as exc:
             log.warning("outbox sweep failed: %s", exc)
         try:
-            return sweep_dead_letters(self.store, self.dead_letters)
+            marked = sweep_dead_letters(self.store, self.dead_letters)
         except ServiceUnavailable as exc:
             log.warning("dead-letter sweep failed: %s", exc)
             return 0
+        self.jobs.dead_lettered(marked)
+        return marked
 
     def _drain_for(self, reason: str) -> None:
         """A spot notice: take no new work (the first reason to stop is the one recorded)."""

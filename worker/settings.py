@@ -11,6 +11,7 @@ from jobs.keepwarm import KeepWarm
 from jobs.settings import (
     AwsSettings,
     FromEnv,
+    Setting,
     SettingsError,
     at_least_zero,
     max_pixels,
@@ -26,6 +27,17 @@ ENGINES = ("auto", "torch", "onnxruntime", "openvino")
 DEFAULTS = "sid on RAW, baseline on JPEG/PNG, as the model card says"
 MODEL_CACHE = "~/.cache/darkroom/models"
 MAX_WAIT_SECONDS = 20  # SQS's longest long poll
+
+
+# Read by the worker's systemd unit on the AMI (ami/files/darkroom-worker.service), not by Python:
+# the launch template's user data sets it, and the unit's awslogs driver ships the container's output there.
+UNIT_SETTINGS = (
+    Setting(
+        "DARKROOM_LOG_GROUP",
+        "on EC2, the CloudWatch Logs group the worker's output goes to (its EMF lines become metrics)",
+        "",
+    ),
+)
 
 
 def default_worker_id() -> str:
@@ -114,6 +126,12 @@ class WorkerSettings(FromEnv):
     pipeline_depth: int = setting(
         "DARKROOM_PIPELINE_DEPTH", 3, "jobs in flight at once, decoding and encoding around enhancing; 1: one by one"
     )
+    metrics_port: int = setting(
+        "DARKROOM_WORKER_METRICS_PORT", 0, "serve Prometheus metrics on this port of 127.0.0.1; 0: none"
+    )
+    metrics_emf: bool = setting(
+        "DARKROOM_WORKER_EMF", False, "write each job's metrics to stdout as CloudWatch Embedded Metric Format lines"
+    )
     # on an instance (a spot worker of the pool)
     imds_url: str = setting(
         "DARKROOM_IMDS_URL", DEFAULT_IMDS_URL, "instance metadata; set but empty: not on an instance", keep_blank=True
@@ -138,6 +156,6 @@ class WorkerSettings(FromEnv):
         require(self, positive, "positive", "job_seconds", "decode_memory_mb")
         require(self, lambda beat: 0 < beat < self.lease_seconds, "under the lease", "heartbeat_seconds")
         require(self, at_least_zero, "0 or more", "retry_base_seconds", "dead_letter_sweep_seconds", "idle_seconds")
-        require(self, at_least_zero, "0 or more", "notice_margin_seconds")
+        require(self, at_least_zero, "0 or more", "notice_margin_seconds", "metrics_port")
         if self.imds_url and not self.imds_url.startswith(("http://", "https://")):
             raise SettingsError(f"DARKROOM_IMDS_URL must be an http URL or empty, not {self.imds_url!r}")

@@ -26,7 +26,7 @@ def sections() -> list[tuple[str, list[tuple[str, str, str]]]]:
     from api.settings import UWSGI_SETTINGS, ApiSettings
     from jobs.settings import settings_of
     from pool.settings import EventSourceSettings, PoolSettings
-    from worker.settings import WorkerSettings
+    from worker.settings import UNIT_SETTINGS, WorkerSettings
 
     api, pool, worker = settings_of(ApiSettings), settings_of(PoolSettings), settings_of(WorkerSettings)
     both = [spec for spec in api if spec in worker]
@@ -38,6 +38,7 @@ def sections() -> list[tuple[str, list[tuple[str, str, str]]]]:
         ("The spot pool (the API launches workers)", pool),
         ("uWSGI (read by api/uwsgi.ini)", list(UWSGI_SETTINGS)),
         ("The worker", worker_only),
+        ("The worker's unit on the AMI (read by ami/files/darkroom-worker.service)", list(UNIT_SETTINGS)),
         ("The Lambda tier (its event source mapping; the local poller plays it)", settings_of(EventSourceSettings)),
     ]
     return [(title, [(spec.name, spec.shown, spec.doc) for spec in specs]) for title, specs in parts]

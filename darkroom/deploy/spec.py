@@ -13,6 +13,9 @@ MAX_RECEIVES = 3  # deliveries before the dead-letter queue
 EXPIRE_AFTER_DAYS = 7
 
 
+HOURS_ALARM_SHARE = 0.9  # InstanceHoursAlarm: this share of the daily instance-hours cap
+
+
 @dataclass(frozen=True)
 class StackSpec:
     """What a deployment is made of; the defaults are darkroom's default names."""
@@ -69,6 +72,8 @@ class StackSpec:
             "MappingMaxConcurrency": str(self.mapping.max_concurrency),
             "ModelParameterPath": self.model_parameters,
             "OldestJobAlarmSeconds": str(self.oldest_job_alarm_seconds),
+            # the daily-hours alarm at 90% of the API's cap (DARKROOM_DAILY_INSTANCE_HOURS); no cap, no alarm
+            "InstanceHoursAlarmAt": f"{HOURS_ALARM_SHARE * self.pool.daily_instance_hours:g}",
             "MinWorkers": str(self.pool.keep_warm.min_workers),
             "KeepWarm": self.pool.keep_warm.windows_text(),
             "KeepWarmTimezone": self.pool.keep_warm.timezone,

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from darkroom.local.aws import free_port
 from darkroom.local.imds import FakeImds, InstanceIdentity
 from jobs.aws import AWS_ERRORS
 from jobs.pool import POOL_TAG
@@ -60,6 +61,7 @@ class Machine:
     imds: FakeImds
     boots_at: float  # on the fleet's clock
     process: subprocess.Popen[bytes] | None = None
+    metrics_port: int = 0  # its worker's Prometheus endpoint, on 127.0.0.1 (each worker has its own)
     reclaim_at: float | None = None  # when AWS takes it back, after an interruption notice
 
 
@@ -77,7 +79,8 @@ class Fleet:
 
     ``worker_env`` is the environment every worker gets (AWS endpoint,
     bucket, queue, method, idle time); each also gets DARKROOM_IMDS_URL of
-    its own metadata service, from which it learns its instance id.
+    its own metadata service, from which it learns its instance id, and a
+    free port of its own for its metrics (``metrics_url``).
     """
 
     def __init__(
@@ -122,6 +125,12 @@ class Fleet:
         with self._lock:
             machine = self._machines.get(instance_id)
             return machine.imds if machine else None
+
+    def metrics_url(self, instance_id: str) -> str | None:
+        """Where to scrape the worker of an instance, once it has booted."""
+        with self._lock:
+            machine = self._machines.get(instance_id)
+            return f"http://127.0.0.1:{machine.metrics_port}/metrics" if machine and machine.process else None
 
     def interrupt(self, instance_id: str, notice_seconds: float = 120.0, action: str = "terminate") -> bool:
         """A spot interruption: the notice now, the instance reclaimed after ``notice_seconds``.
@@ -249,9 +258,19 @@ class Fleet:
             self._retire(instance_id, "powered off")
 
     def _start_worker(self, machine: Machine) -> subprocess.Popen[bytes]:
-        env = {**self.worker_env, "DARKROOM_IMDS_URL": machine.imds.url}
+        machine.metrics_port = free_port()
+        env = {
+            **self.worker_env,
+            "DARKROOM_IMDS_URL": machine.imds.url,
+            "DARKROOM_WORKER_METRICS_PORT": str(machine.metrics_port),
+        }
         process = subprocess.Popen(list(self.config.command), env=env)
-        log.info("instance %s is running worker pid %d", machine.identity.instance_id, process.pid)
+        log.info(
+            "instance %s is running worker pid %d (metrics on port %d)",
+            machine.identity.instance_id,
+            process.pid,
+            machine.metrics_port,
+        )
         return process
 
     def _terminate_instance(self, instance_id: str) -> None:

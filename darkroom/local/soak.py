@@ -3,8 +3,10 @@
 Client threads mix submits, status polls and warms against the real API; a
 sampler reads the resident memory of every API and worker process as it
 goes. At the end the load stops, the workers drain, and every accepted job
-must have reached a final state: one that did not is reported lost. ``make
-soak`` runs it; RELIABILITY.md holds its numbers.
+must have reached a final state: one that did not is reported lost. Then
+the API's /metrics and every worker's endpoint are scraped, and the report
+puts their counts beside the clients' own. ``make soak`` runs it;
+RELIABILITY.md holds its numbers.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from PIL import Image
 from darkroom.dng import synthetic_dark_srgb
 from darkroom.local.aws import free_port
 from darkroom.local.config import SoakConfig, StackConfig
+from darkroom.local.scrape import Samples, scrape, summed, total
 from darkroom.local.stack import LocalStack
 
 OPERATIONS = ("submit", "poll", "warm")
@@ -44,6 +47,41 @@ class SoakResult:
     samples: list[Sample]
     jobs: dict[str, str]  # job id -> final state ("lost" when it never reached one)
     memory: dict[str, list[float]] = field(default_factory=dict)  # role -> RSS samples in MiB
+    scraped: Scraped | None = None  # the stack's own numbers, scraped after the drain (None: a scrape failed)
+
+
+@dataclass(frozen=True)
+class Scraped:
+    """What the API's /metrics and the workers' endpoints said after the drain, summed over processes."""
+
+    api: Samples
+    workers: Samples
+
+    @classmethod
+    def of(cls, stack: LocalStack) -> Scraped | None:
+        try:
+            api = scrape(f"{stack.config.api_url}/metrics")
+            workers = summed(scrape(url) for url in stack.worker_metrics_urls)
+        except requests.RequestException:
+            return None
+        return cls(api, workers)
+
+    def rows(self, result: SoakResult) -> list[str]:
+        """Client-side counts beside the scraped ones: they must agree."""
+        states = list(result.jobs.values())
+        latency = total(self.workers, "darkroom_job_latency_seconds_sum")
+        done = total(self.workers, "darkroom_job_latency_seconds_count")
+        accepted = sum(s.operation == "submit" and s.status == 202 for s in result.samples)
+        return [
+            "| | client side | scraped from /metrics |",
+            "|---|---|---|",
+            f"| jobs accepted | {accepted} | {total(self.api, 'darkroom_jobs_submitted_total'):.0f} (API) |",
+            f"| jobs done | {states.count('done')} | {total(self.workers, 'darkroom_worker_jobs_done_total'):.0f}"
+            " (workers) |",
+            f"| jobs failed | {states.count('failed')} | {total(self.workers, 'darkroom_worker_jobs_failed_total'):.0f}"
+            " (workers) |",
+            f"| mean submit to done | | {latency / done if done else 0.0:.2f} s (workers) |",
+        ]
 
 
 def dark_jpeg(seed: int) -> bytes:
@@ -162,7 +200,7 @@ def _load(stack: LocalStack, config: SoakConfig, progress: Callable[[str], None]
     elapsed = time.monotonic() - started
     final = drain(stack.config.api_url, sorted(jobs), config.drain_seconds, progress)
     samples = [sample for client in clients for sample in client.samples]
-    return SoakResult(config, elapsed, samples, final, dict(memory))
+    return SoakResult(config, elapsed, samples, final, dict(memory), Scraped.of(stack))
 
 
 def drain(url: str, jobs: list[str], seconds: float, progress: Callable[[str], None]) -> dict[str, str]:
@@ -220,4 +258,6 @@ def report(result: SoakResult) -> str:
         first, third, last = mib[0], mib[len(mib) // 3], mib[-1]
         growth = f"{last - third:+.0f} MiB"
         lines.append(f"| {role} | {first:.0f} | {third:.0f} | {max(mib):.0f} | {last:.0f} | {growth} |")
+    if result.scraped is not None:
+        lines += ["", *result.scraped.rows(result)]
     return "\n".join(lines)

@@ -31,6 +31,7 @@ from darkroom.local.aws import (
     create_pool_resources,
     create_resources,
     deploy_template,
+    free_port,
     start_moto,
     use_emulator_credentials,
 )
@@ -71,6 +72,7 @@ class LocalStack:
         self.moto_server: object | None = None
         self.api: subprocess.Popen[bytes] | None = None
         self.workers: list[subprocess.Popen[bytes]] = []  # the always-on ones
+        self.worker_metrics_urls: list[str] = []  # where to scrape each always-on worker (each has its own port)
         self.fleet: Fleet | None = None  # plays the pool's instances; tests reach it to interrupt and kill
         self.resources: PoolResources | None = None
 
@@ -143,10 +145,13 @@ class LocalStack:
         return subprocess.Popen([uwsgi_binary(), "--ini", str(ini)], env=env)
 
     def add_worker(self, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        """An always-on worker: not on an instance (no metadata service, no idle stop)."""
-        env = {**self.child_env({"DARKROOM_IMDS_URL": "", "DARKROOM_IDLE_SECONDS": "0"}), **(extra_env or {})}
+        """An always-on worker: not on an instance (no metadata service, no idle stop); metrics on a port of its own."""
+        port = free_port()
+        role_env = {"DARKROOM_IMDS_URL": "", "DARKROOM_IDLE_SECONDS": "0", "DARKROOM_WORKER_METRICS_PORT": str(port)}
+        env = {**self.child_env(role_env), **(extra_env or {})}
         worker = subprocess.Popen([sys.executable, "-m", "worker"], env=env)
         self.workers.append(worker)
+        self.worker_metrics_urls.append(f"http://127.0.0.1:{port}/metrics")
         return worker
 
     def add_event_source(self) -> subprocess.Popen[bytes]:

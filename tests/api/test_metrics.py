@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.api import samples
 from tests.api.conftest import pool_app
 from tests.api.test_capacity_burst import uwsgi_api  # noqa: F401 - the fixture: the API under uWSGI, 4 processes
+from tests.pool.test_provider import no_spot_capacity
 from tests.support.aws import PoolWorld
 
 
@@ -62,3 +63,23 @@ def test_under_uwsgi_every_process_answers_the_sum_of_all_processes_counts(
     submitted = ("darkroom_jobs_submitted_total", (("kind", "srgb"),))
     scrapes = [samples_of(requests.get(f"{url}/metrics", timeout=30).text) for _ in range(6)]
     assert {scrape[submitted] for scrape in scrapes} == {8.0}  # whichever of the 4 processes answered
+
+
+def test_launches_are_counted_by_market_and_launches_that_placed_nothing_by_reason(pool_world: PoolWorld) -> None:
+    client = pool_app(pool_world, max_workers=2, on_demand_fallback=False).test_client()
+    before = scrape(client)
+    failed = ("darkroom_pool_launch_failures_total", (("reason", "capacity"),))
+    launched = ("darkroom_pool_launches_total", (("lifecycle", "spot"),))
+    pool_world.ec2.meta.events.register("before-call.ec2.CreateFleet", no_spot_capacity)
+    try:
+        assert client.post("/v1/jobs", data={"image": (io.BytesIO(samples.jpeg()), "dark.jpg")}).status_code == 202
+    finally:
+        pool_world.ec2.meta.events.unregister("before-call.ec2.CreateFleet", no_spot_capacity)
+    middle = scrape(client)
+    assert middle[failed] - before.get(failed, 0.0) == 1
+    assert middle.get(launched, 0.0) == before.get(launched, 0.0)
+
+    assert client.post("/v1/jobs", data={"image": (io.BytesIO(samples.jpeg()), "dark.jpg")}).status_code == 202
+    after = scrape(client)  # capacity is back: the next submit launches one worker for the two jobs
+    assert after[launched] - before.get(launched, 0.0) == 1 == len(pool_world.instances())
+    assert after[failed] == middle[failed]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import inspect
 import re
+from dataclasses import replace
 from typing import Any
 
 from darkroom.deploy.cloudformation import OUTPUT_VARIABLES
 from darkroom.deploy.spec import EXPIRE_AFTER_DAYS, LEASE_SECONDS, MAX_RECEIVES, StackSpec
 from darkroom.local.aws import create_resources
 from darkroom.simulate.tables import load_defaults
+from jobs.emf import NAMESPACE
 from jobs.settings import AwsSettings
 from pool.settings import EventSourceSettings, PoolSettings
 from tests.deploy.conftest import ROOT
@@ -161,3 +163,18 @@ def test_alarms_watch_the_dead_letter_queue_and_the_oldest_waiting_job(template:
     assert (dead["MetricName"], dead["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 0)
     assert oldest["Dimensions"][0]["Value"] == {"Fn::GetAtt": "JobQueue.QueueName"}
     assert oldest["MetricName"] == "ApproximateAgeOfOldestMessage"
+
+
+def test_the_daily_hours_alarm_watches_what_the_apis_timer_sends_at_90_percent_of_the_cap(
+    template: dict[str, Any],
+) -> None:
+    alarm = template["Resources"]["InstanceHoursAlarm"]
+    assert alarm["Condition"] == "HasInstanceHoursAlarm"  # no cap, no alarm
+    watched = alarm["Properties"]
+    assert (watched["Namespace"], watched["MetricName"]) == (NAMESPACE, "InstanceHoursToday")  # api/tick.py's line
+    assert watched["Dimensions"] == [{"Name": "Pool", "Value": {"Ref": "PoolName"}}]
+    assert watched["Threshold"] == {"Ref": "InstanceHoursAlarmAt"}
+    spec = StackSpec(ami_id="ami-0123456789abcdef0", vpc_id="vpc-01234567")
+    assert spec.parameters()["InstanceHoursAlarmAt"] == "0"
+    capped = replace(spec, pool=replace(spec.pool, daily_instance_hours=10.0))
+    assert capped.parameters()["InstanceHoursAlarmAt"] == "9"

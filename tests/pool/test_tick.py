@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
+
+import pytest
 
 from api.services import Services
 from api.settings import ApiSettings
@@ -29,3 +32,23 @@ def test_with_the_lambda_tier_the_tick_launches_no_spot_worker(pool_world: PoolW
     enqueue(pool_world, 1)
     tick(services_for(pool_world, tier="lambda", keep_warm=KeepWarm(min_workers=1)))
     assert pool_world.instances() == []  # the function serves the queue; the floor is the pool's
+
+
+def test_with_emf_on_each_tick_prints_todays_instance_hours_for_the_daily_hours_alarm(
+    pool_world: PoolWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    services = services_for(pool_world, keep_warm=KeepWarm(min_workers=1))
+    tick(services)  # EMF off (the default): nothing on stdout
+    assert capsys.readouterr().out == ""
+    services.settings = dataclasses.replace(services.settings, emf=True)
+    tick(services)
+    (line,) = capsys.readouterr().out.splitlines()
+    document = json.loads(line)
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    assert directive == {
+        "Namespace": "darkroom",
+        "Dimensions": [["Pool"]],
+        "Metrics": [{"Name": "InstanceHoursToday", "Unit": "None"}],
+    }
+    assert document["Pool"] == pool_world.pool.name
+    assert 0 < document["InstanceHoursToday"] < 0.1  # the floor's worker, launched moments ago, counts

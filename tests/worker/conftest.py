@@ -25,6 +25,7 @@ from jobs.submit import submit_job
 from worker.baseline import Baseline
 from worker.frames import RawFrame, SrgbFrame
 from worker.loop import Worker
+from worker.metrics import MetricsSink
 from worker.settings import WorkerSettings
 from worker.startup import find_instance
 
@@ -66,7 +67,7 @@ class Parts:
         queues = JobQueue.named(sqs, aws.queue), JobQueue.named(sqs, aws.dead_letter_queue)
         return cls(aws, JobStore(s3, aws.bucket), *queues, CountingBaseline())
 
-    def worker(self, **overrides: object) -> Worker:
+    def worker(self, metrics: MetricsSink | None = None, **overrides: object) -> Worker:
         fields: dict[str, object] = {
             "aws": self.aws,
             "worker_id": "test-worker",
@@ -77,7 +78,7 @@ class Parts:
             "dead_letter_sweep_seconds": 0.0,
         }
         settings = WorkerSettings(**{**fields, **overrides})  # type: ignore[arg-type]
-        return Worker(settings, self.store, self.queue, self.dead_letters, self.enhancer)
+        return Worker(settings, self.store, self.queue, self.dead_letters, self.enhancer, metrics=metrics)
 
     def submit(self, data: bytes, ext: str, kind: InputKind, ratio: float | None = None) -> str:
         return submit_job(self.store, self.queue, data, ext, "application/octet-stream", kind, ratio).job_id
