@@ -12,17 +12,18 @@ import pytest
 import requests
 
 from darkroom.dng import synthetic_dark_dng
-from darkroom.local.aws import free_port
+from darkroom.local.aws import create_function_switch, free_port
 from darkroom.local.config import PoolConfig, StackConfig
-from darkroom.local.event_source import EventSourceMapping, RemainingTime
+from darkroom.local.event_source import SWITCH_POLL_SECONDS, EventSourceMapping, RemainingTime
 from darkroom.local.stack import LocalStack
-from jobs.aws import ec2_client, s3_client, sqs_client
+from jobs.aws import ec2_client, lambda_client, s3_client, sqs_client
 from jobs.message import InputKind
 from jobs.queue import JobQueue
 from jobs.settings import AwsSettings
 from jobs.status import JobState
 from jobs.store import JobStore
 from pool.settings import EventSourceSettings
+from pool.switch import LambdaTier
 from tests.test_e2e import poll, submit
 from tests.worker.conftest import Parts, dark_jpeg
 from tests.worker.test_function import function_of
@@ -68,6 +69,35 @@ def test_the_mapping_runs_jobs_through_the_handler_at_most_its_concurrency_at_on
     thread.join()
     assert [parts.status(job_id).state for job_id in ids] == [JobState.DONE] * 4
     assert mapping.invocations == 4 and sum(f.runner.done for f in functions) == 4
+    assert parts.queue.depth().visible + parts.queue.depth().in_flight == 0
+
+
+def test_a_disabled_mapping_receives_nothing_until_the_api_enables_it_again(aws: AwsSettings) -> None:
+    """DARKROOM_TIER=auto locally: the poller obeys the mapping's Enabled state in moto, read through the
+    API's own adapter, so the switch is the same code path as on AWS."""
+    parts = Parts.of(aws)
+    parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
+    switch = LambdaTier(lambda_client(aws), create_function_switch(aws, f"fn-{aws.queue}", enabled=False))
+    sqs = sqs_client(aws)
+    mapping = EventSourceMapping(sqs, JobQueue.named(sqs, aws.queue), EventSourceSettings(), aws.region, 1, switch)
+    received: list[str] = []
+
+    def handler(event: Mapping[str, Any], context: RemainingTime) -> dict[str, Any]:
+        received.extend(record["messageId"] for record in event["Records"])
+        return {"batchItemFailures": []}
+
+    thread = threading.Thread(target=mapping.run, args=([handler, handler],), daemon=True)
+    thread.start()
+    threading.Event().wait(2 * SWITCH_POLL_SECONDS + 0.5)  # each poller has looked at the switch twice
+    assert (mapping.invocations, parts.queue.depth().visible) == (0, 1)
+    switch.turn(True)
+    for _ in range(100):
+        if received:
+            break
+        threading.Event().wait(0.1)
+    mapping.stopping.set()
+    thread.join()
+    assert mapping.invocations == 1 and len(received) == 1
     assert parts.queue.depth().visible + parts.queue.depth().in_flight == 0
 
 
