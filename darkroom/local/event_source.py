@@ -119,8 +119,8 @@ class EventSourceMapping:
                 arguments["VisibilityTimeout"] = self.settings.visibility_seconds
             messages += self.sqs.receive_message(**arguments).get("Messages", [])
             left = window_ends - time.monotonic()
-            if not messages and wait:  # an empty long poll: look again (or stop)
-                continue
+            if not messages and wait:  # an empty long poll: back to the poller, which looks at the switch again
+                return messages
             if left < 1:
                 break
             wait = min(int(left), 20)
