@@ -70,12 +70,16 @@ class PoolSettings(FromEnv):
         "with DARKROOM_TIER=auto, arrivals an hour from which spot workers serve (`darkroom simulate` recommends it)",
     )
     auto_pool_backlog: int = setting(
-        "DARKROOM_AUTO_POOL_BACKLOG", 20, "with DARKROOM_TIER=auto, waiting jobs from which spot workers serve"
+        "DARKROOM_AUTO_POOL_BACKLOG",
+        8,
+        "with DARKROOM_TIER=auto, jobs waiting or running from which spot workers serve (`darkroom simulate`"
+        " recommends it: what DARKROOM_LAMBDA_CONCURRENCY invocations clear within the p95 target)",
     )
     auto_quiet_seconds: float = setting(
         "DARKROOM_AUTO_QUIET_SECONDS",
         1800.0,
-        "with DARKROOM_TIER=auto, this long below both: the function serves again",
+        "with DARKROOM_TIER=auto, this long below both: the function serves again (`darkroom simulate`"
+        " recommends the least: the pool's idle timeout)",
     )
     lambda_mapping: str = setting(
         "DARKROOM_LAMBDA_MAPPING",

@@ -80,5 +80,8 @@ def render_auto(reports: list[Report], concurrency: int) -> str:
     )
     quiet = recommended_quiet_seconds(reports)
     if quiet is not None:
-        lines.append(f"  the pool's recommended idle timeout: recommended DARKROOM_AUTO_QUIET_SECONDS={quiet:.0f}")
+        lines.append(
+            "  the least quiet period, the pool's recommended idle timeout (longer damps flapping around the"
+            f" threshold): recommended DARKROOM_AUTO_QUIET_SECONDS={quiet:.0f}"
+        )
     return "\n".join(lines)
