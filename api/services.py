@@ -9,6 +9,7 @@ own app).
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from flask import current_app
 from api.ratelimit import RateLimiter
 from api.settings import ApiSettings
 from api.status_cache import ResultUrlCache, TerminalStatusCache
-from jobs.aws import ec2_client, lambda_client, s3_client, sqs_client, ssm_client
+from jobs.aws import ServiceUnavailable, ec2_client, lambda_client, s3_client, sqs_client, ssm_client
 from jobs.queue import JobQueue
 from jobs.store import JobStore
 from pool.autotier import AutoTier, TierBook
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
+
+log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "darkroom"
 
@@ -137,7 +140,12 @@ class Services:
             return LAMBDA if pool.tier == LAMBDA else POOL
         if pool.tier != "auto":
             return POOL
-        return self.auto_tier.recent(self.settings.tick_seconds if max_age is None else max_age)
+        try:
+            auto = self.auto_tier
+        except ServiceUnavailable as exc:  # the queue could not be found: the pool serves meanwhile
+            log.warning("auto: %s; the pool serves meanwhile", exc)
+            return POOL
+        return auto.recent(self.settings.tick_seconds if max_age is None else max_age)
 
     def pool_serves(self) -> bool:
         """Whether spot workers serve now, so a request may launch them (an enabled pool, not the function)."""

@@ -63,7 +63,7 @@ def run_forever(services: Services) -> None:
     """Tick every ``tick_seconds``; an unreachable AWS is logged and tried again on the next tick."""
     arrivals = Arrivals()
     while True:
-        try:
+        try:  # a tick that fails loses its arrivals: an hour's count is short by one tick's submits at most
             tick(services, arrivals.since_last())
         except ServiceUnavailable as exc:
             log.warning("tick: %s", exc)
