@@ -16,6 +16,7 @@ from api.settings import ApiSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
@@ -29,6 +30,7 @@ def create_app(
     sqs: SQSClient | None = None,
     ec2: EC2Client | None = None,
     ssm: SSMClient | None = None,
+    awslambda: LambdaClient | None = None,
 ) -> Flask:
     """Build the app; no AWS call or client is made until a request needs one (fork-safe)."""
     app = Flask(__name__)
@@ -36,7 +38,7 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if settings.access.trusted_proxies:  # the client is the address the nearest trusted proxy saw, not a header
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.access.trusted_proxies)  # type: ignore[method-assign]
-    app.extensions[EXTENSION_KEY] = Services(settings, s3, sqs, ec2, ssm)
+    app.extensions[EXTENSION_KEY] = Services(settings, s3, sqs, ec2, ssm, awslambda)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(pool_routes.bp)
     app.register_blueprint(health.bp)

@@ -77,7 +77,7 @@ def pool_words(view: PoolView | None) -> str:
 def check_instance() -> Response:
     """Pre-warm like /v1/warm (keyless: within the anonymous budget; on a closed API: not at all); over the
     rate limit it reports the pool without warming (the old page polls this)."""
-    if not api_settings().pool.launches:
+    if not services().pool_serves():
         return text(pool_words(None))
     access, provider = api_settings().access, services().provider
     key = caller(access)

@@ -138,7 +138,7 @@ SCHEMAS["Worker"] = {
 }
 SCHEMAS["Pool"] = {
     "type": "object",
-    "required": ["name", "enabled", "tier", "max_workers", "queue", "workers"],
+    "required": ["name", "enabled", "tier", "serving", "max_workers", "queue", "workers"],
     "properties": {
         "name": {"type": "string"},
         "enabled": {
@@ -149,6 +149,11 @@ SCHEMAS["Pool"] = {
             "type": "string",
             "enum": ["pool", "lambda", "auto"],
             "description": "Who serves jobs: spot workers, the Lambda function, or whichever traffic calls for.",
+        },
+        "serving": {
+            "type": "string",
+            "enum": ["pool", "lambda"],
+            "description": "Who serves jobs now: with tier auto, the choice traffic made.",
         },
         "max_workers": {"type": "integer", "minimum": 0},
         "queue": {

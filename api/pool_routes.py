@@ -2,8 +2,13 @@
 
 A web page calls warm when it loads, so an instance boots while the person
 picks a photo. Warm answers at once (it launches, it does not wait for the
-boot) and is rate limited per client address. With the pool disabled (a
-static worker) both still answer, with no workers and nothing launched.
+boot) and is rate limited per client address. While the Lambda tier serves
+(``DARKROOM_TIER=lambda``, or ``auto`` at quiet times) there is no instance
+to boot: warm invokes the function once, asynchronously, so an execution
+environment loads the model (DARKROOM_LAMBDA_FUNCTION; unset, as locally,
+where the event source process loaded it at start: nothing). With the pool
+disabled (a static worker) both still answer, with no workers and nothing
+launched. ``serving`` says which tier serves now; ``tier`` is the setting.
 
 Both answer the public document: how many workers are in which state, never
 an instance id, a busy worker's job id (a job's id is its capability) or
@@ -24,6 +29,7 @@ from api.services import api_settings, services
 from jobs.aws import ServiceUnavailable
 from jobs.queue import QueueDepth
 from pool.note import launch_failure
+from pool.tiers import LAMBDA
 from pool.view import PoolView
 
 log = logging.getLogger(__name__)
@@ -41,7 +47,9 @@ def warm() -> Response:
     wait = services().warm_limiter.hit(client_address())
     if wait > 0:
         raise too_many(wait, f"at most {api_settings().pool.warm_per_minute} warm requests a minute from one client")
-    if not api_settings().pool.launches:
+    if api_settings().pool.lambda_function and services().serving_tier() == LAMBDA:
+        services().lambda_tier.warm_up()  # no instance to warm: one invoke makes an environment load the model
+    if not services().pool_serves():
         return jsonify(pool_document(None, services().queue.depth()))
     view = services().provider.ensure_capacity(warm=True, anonymous=key is None)
     return jsonify(pool_document(view, view.depth, is_operator(access, key)))
@@ -50,7 +58,7 @@ def warm() -> Response:
 @bp.get("/pool")
 def pool() -> Response:
     guard_pool_view()
-    if not api_settings().pool.launches:
+    if not services().pool_serves():
         return jsonify(pool_document(None, services().queue.depth()))
     view = services().provider.view()
     return jsonify(pool_document(view, view.depth, operator_asks()))
@@ -73,6 +81,7 @@ def dead_letter_depth() -> int | None:
 def pool_document(view: PoolView | None, depth: QueueDepth | None, operator: bool = False) -> dict[str, Any]:
     """The pool as anyone may see it; ``operator``: with instance and job ids and EC2's own errors."""
     settings = api_settings().pool
+    serving = services().serving_tier()
     queue = {
         "visible": None if depth is None else depth.visible,
         "in_flight": None if depth is None else depth.in_flight,
@@ -83,6 +92,7 @@ def pool_document(view: PoolView | None, depth: QueueDepth | None, operator: boo
             "name": settings.name,
             "enabled": False,
             "tier": settings.tier,
+            "serving": serving,
             "max_workers": 0,
             "queue": queue,
             "workers": [],
@@ -93,6 +103,7 @@ def pool_document(view: PoolView | None, depth: QueueDepth | None, operator: boo
         "name": view.name,
         "enabled": True,
         "tier": settings.tier,
+        "serving": serving,
         "max_workers": view.max_workers,
         "queue": queue,
         "workers": [worker.to_dict() if operator else worker.public_dict() for worker in view.workers],

@@ -9,6 +9,7 @@ own app).
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING
 
@@ -18,18 +19,24 @@ from api.launch_metrics import PrometheusLaunches
 from api.ratelimit import RateLimiter
 from api.settings import ApiSettings
 from api.status_cache import ResultUrlCache, TerminalStatusCache
-from jobs.aws import ec2_client, s3_client, sqs_client, ssm_client
+from jobs.aws import ServiceUnavailable, ec2_client, lambda_client, s3_client, sqs_client, ssm_client
 from jobs.queue import JobQueue
 from jobs.store import JobStore
+from pool.autotier import AutoTier, TierBook
 from pool.ec2 import Ec2Pool
 from pool.lock import lock_path
 from pool.provider import Provider
+from pool.switch import LambdaTier
+from pool.tiers import LAMBDA, POOL
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
+
+log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "darkroom"
 
@@ -42,12 +49,16 @@ class Services:
         sqs: SQSClient | None = None,
         ec2: EC2Client | None = None,
         ssm: SSMClient | None = None,
+        awslambda: LambdaClient | None = None,
     ) -> None:
         self.settings = settings
         self._s3 = s3
         self._sqs = sqs
         self._ec2 = ec2
         self._ssm = ssm
+        self._awslambda = awslambda
+        self._lambda_tier: LambdaTier | None = None
+        self._auto_tier: AutoTier | None = None
         self._store: JobStore | None = None
         self._queue: JobQueue | None = None
         self._dead_letter_queue: JobQueue | None = None
@@ -110,6 +121,43 @@ class Services:
                     launches=PrometheusLaunches(),
                 )
             return self._provider
+
+    @property
+    def lambda_tier(self) -> LambdaTier:
+        """The function and its event source mapping (DARKROOM_LAMBDA_MAPPING, DARKROOM_LAMBDA_FUNCTION)."""
+        with self._lock:
+            if self._lambda_tier is None:
+                pool = self.settings.pool
+                client = self._awslambda if self._awslambda is not None else lambda_client(self.settings.aws)
+                self._lambda_tier = LambdaTier(client, pool.lambda_mapping, pool.lambda_function)
+            return self._lambda_tier
+
+    @property
+    def auto_tier(self) -> AutoTier:
+        store, queue, tier = self.store, self.queue, self.lambda_tier  # each takes the lock itself
+        with self._lock:
+            if self._auto_tier is None:
+                self._auto_tier = AutoTier(TierBook(store.bucket), tier, queue, self.settings.pool.auto_thresholds)
+            return self._auto_tier
+
+    def serving_tier(self, max_age: float | None = None) -> str:
+        """Which tier serves jobs now: the setting's, or with ``auto`` this process's decision at most
+        ``max_age`` seconds old (the request path; ``tick_seconds`` when None). Never raises for AWS."""
+        pool = self.settings.pool
+        if not pool.launches:
+            return LAMBDA if pool.tier == LAMBDA else POOL
+        if pool.tier != "auto":
+            return POOL
+        try:
+            auto = self.auto_tier
+        except ServiceUnavailable as exc:  # the queue could not be found: the pool serves meanwhile
+            log.warning("auto: %s; the pool serves meanwhile", exc)
+            return POOL
+        return auto.recent(self.settings.tick_seconds if max_age is None else max_age)
+
+    def pool_serves(self) -> bool:
+        """Whether spot workers serve now, so a request may launch them (an enabled pool, not the function)."""
+        return self.settings.pool.launches and self.serving_tier() == POOL
 
 
 def services() -> Services:

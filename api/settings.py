@@ -83,6 +83,11 @@ class ApiSettings(FromEnv):
         require(self, positive, "positive", "tick_seconds")
         require(self, positive, "positive", "batch_max_files")
         require(self, lambda level: level.upper() in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS), "log_level")
+        if self.pool.enabled and self.pool.tier == "auto" and not self.pool.lambda_mapping:
+            raise SettingsError(
+                "DARKROOM_TIER=auto turns the function's event source mapping on and off:"
+                " set DARKROOM_LAMBDA_MAPPING (the stack's EventSourceMappingId)"
+            )
         for origin in self.cors_origins:
             if not ORIGIN.fullmatch(origin):
                 raise SettingsError(

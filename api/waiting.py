@@ -23,13 +23,13 @@ POLL_VIEW_MAX_AGE = 5.0  # a poll reuses this process's pool view up to this old
 
 
 def launch_if_needed(max_age: float | None) -> PoolView | None:
-    """With the pool enabled, launch the workers the scaling rule asks for and return the pool's view.
+    """While spot workers serve, launch the ones the scaling rule asks for and return the pool's view.
 
     ``max_age=None`` always checks (after a submit); otherwise a view of this
     process's up to that old is reused. A capacity problem never fails the
     request: the job is queued either way, and the next poll tries again.
     """
-    if not api_settings().pool.launches:
+    if not services().pool_serves():  # a static worker, or the Lambda tier serving (always, or by auto's choice)
         return None
     provider = services().provider
     try:

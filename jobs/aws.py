@@ -18,6 +18,7 @@ from jobs.settings import AwsSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
@@ -77,3 +78,7 @@ def ec2_client(settings: AwsSettings) -> EC2Client:
 
 def ssm_client(settings: AwsSettings) -> SSMClient:
     return boto3.session.Session().client("ssm", **client_options(settings))
+
+
+def lambda_client(settings: AwsSettings) -> LambdaClient:
+    return boto3.session.Session().client("lambda", **client_options(settings))

@@ -121,3 +121,13 @@ def read_output(options: dict[str, object]) -> OutputFormat:
         return parse_output(outputs[0], quality)
     except InvalidOutput as exc:
         raise MessageError(str(exc)) from None
+
+
+# The page's pre-warm with the Lambda tier: the API invokes the function once, asynchronously, with this event,
+# so an execution environment runs its init phase (the model loaded) before a job needs it. The handler
+# recognises it and returns at once, touching no queue.
+WARM_UP_EVENT: dict[str, str] = {"darkroom": "warm-up"}
+
+
+def is_warm_up(event: object) -> bool:
+    return isinstance(event, dict) and event.get("darkroom") == WARM_UP_EVENT["darkroom"] and "Records" not in event

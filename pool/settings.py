@@ -70,12 +70,30 @@ class PoolSettings(FromEnv):
         "with DARKROOM_TIER=auto, arrivals an hour from which spot workers serve (`darkroom simulate` recommends it)",
     )
     auto_pool_backlog: int = setting(
-        "DARKROOM_AUTO_POOL_BACKLOG", 20, "with DARKROOM_TIER=auto, waiting jobs from which spot workers serve"
+        "DARKROOM_AUTO_POOL_BACKLOG",
+        8,
+        "with DARKROOM_TIER=auto, jobs waiting or running from which spot workers serve (`darkroom simulate`"
+        " recommends it: what DARKROOM_LAMBDA_CONCURRENCY invocations clear within the p95 target)",
     )
     auto_quiet_seconds: float = setting(
         "DARKROOM_AUTO_QUIET_SECONDS",
         1800.0,
-        "with DARKROOM_TIER=auto, this long below both: the function serves again",
+        "with DARKROOM_TIER=auto, this long below both: the function serves again (`darkroom simulate`"
+        " recommends the least: the pool's idle timeout)",
+    )
+    lambda_mapping: str = setting(
+        "DARKROOM_LAMBDA_MAPPING",
+        "",
+        "the Lambda tier's event source mapping (its UUID: the stack's EventSourceMappingId), which"
+        " DARKROOM_TIER=auto turns on and off; required with auto",
+        shown="none",
+    )
+    lambda_function: str = setting(
+        "DARKROOM_LAMBDA_FUNCTION",
+        "",
+        "the Lambda tier's function (the stack's FunctionName): the page's pre-warm invokes it once;"
+        " unset: the pre-warm invokes nothing (locally the event source process has loaded the model)",
+        shown="none",
     )
     anonymous_instance_hours: float = setting(
         "DARKROOM_ANONYMOUS_INSTANCE_HOURS",
@@ -90,7 +108,9 @@ class PoolSettings(FromEnv):
 
     @property
     def launches(self) -> bool:
-        """Whether the API launches spot workers: an enabled pool, unless the Lambda tier serves every job."""
+        """Whether the API may launch spot workers: an enabled pool, unless the Lambda tier serves every job.
+
+        With ``auto`` it launches only while the pool serves (pool/autotier.py decides)."""
         return self.enabled and self.tier != "lambda"
 
     def __post_init__(self) -> None:

@@ -11,12 +11,14 @@ tiers on the same traffic (docs/cost.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from itertools import pairwise
-from math import exp, log
+from math import exp, inf, log
 
 LAMBDA = "lambda"
 POOL = "pool"
+HOUR = 3600.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,49 @@ def tier_for(current: str, traffic: Traffic, thresholds: AutoThresholds) -> str:
     if current == POOL and traffic.quiet_seconds < thresholds.quiet_seconds:
         return POOL
     return LAMBDA
+
+
+@dataclass(frozen=True)
+class TierRecord:
+    """What the rule needs to remember, shared by every API host (pool/autotier.py keeps it in S3).
+
+    ``minutes``: jobs submitted in each minute of the last hour, ``(minute, count)``
+    with minute the epoch second // 60; ``busy_at``: when traffic was last at or
+    above a threshold (epoch seconds), from which the quiet period is counted.
+    """
+
+    minutes: tuple[tuple[int, int], ...] = ()
+    busy_at: float | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({"minutes": [list(m) for m in self.minutes], "busy_at": self.busy_at})
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> TierRecord:
+        data = json.loads(text)
+        return cls(tuple((int(m), int(n)) for m, n in data.get("minutes", [])), data.get("busy_at"))
+
+
+def arrivals_per_hour(record: TierRecord, now: float) -> int:
+    return sum(count for minute, count in record.minutes if minute * 60 > now - HOUR)
+
+
+def traffic_of(record: TierRecord, backlog: int, now: float) -> Traffic:
+    quiet = inf if record.busy_at is None else max(0.0, now - record.busy_at)
+    return Traffic(arrivals_per_hour(record, now), backlog, quiet)
+
+
+def observed(record: TierRecord, arrivals: int, backlog: int, now: float, thresholds: AutoThresholds) -> TierRecord:
+    """The record after ``arrivals`` more jobs this minute and a look at the backlog: minutes older than an
+    hour dropped, and ``busy_at`` moved to now when traffic is at or above a threshold."""
+    counts = dict(record.minutes)
+    if arrivals:
+        counts[int(now // 60)] = counts.get(int(now // 60), 0) + arrivals
+    recent = tuple(sorted((minute, n) for minute, n in counts.items() if minute * 60 > now - HOUR))
+    seen = replace(record, minutes=recent)
+    if busy(traffic_of(seen, backlog, now), thresholds):
+        seen = replace(seen, busy_at=max(now, seen.busy_at or now))
+    return seen
 
 
 def crossover_per_day(volumes: list[float], pool_per_day: list[float], function_per_day: list[float]) -> float | None:

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from jobs.aws import ServiceUnavailable
+from jobs.message import is_warm_up
 from jobs.queue import Delivery, JobQueue
 from jobs.store import JobStore
 from worker.dead_letters import sweep_dead_letters
@@ -109,7 +110,14 @@ class JobFunction:
         self._last_sweep = -float("inf")
 
     def handle(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
-        """Run each record's job; returns the records to leave on the queue (partial batch failures)."""
+        """Run each record's job; returns the records to leave on the queue (partial batch failures).
+
+        The page's warm-up (``jobs.message.WARM_UP_EVENT``) returns at once: the init phase, which loaded the
+        model before this call, was all it asked for.
+        """
+        if is_warm_up(event):
+            log.info("warm-up invocation: the model is loaded (%.2f s after the process started)", self.ready_seconds)
+            return {"batchItemFailures": []}
         deadline = datetime.now(UTC) + timedelta(milliseconds=context.get_remaining_time_in_millis())
         self.drain.notice = Notice(FUNCTION_TIME_LIMIT, "stop", deadline)
         failures: list[str] = []

@@ -85,6 +85,11 @@ def workers_line(config: StackConfig) -> str:
     pool = config.pool
     if config.tier == "lambda":
         return "tier: lambda; the local event source mapping runs each job through the Lambda handler (no instance)"
+    if config.tier == "auto":
+        return (
+            "tier: auto; the Lambda handler serves at quiet times, spot workers when traffic passes\n"
+            f"  DARKROOM_AUTO_POOL_PER_HOUR or DARKROOM_AUTO_POOL_BACKLOG.  curl {config.api_url}/v1/pool  says which"
+        )
     if pool is None:
         return f"workers: {config.workers} always on (no spot pool)"
     line = (
@@ -152,10 +157,10 @@ def register(commands: Commands) -> None:
     up.add_argument("--method", choices=METHODS, help=f"what the workers run on every input (default: {DEFAULTS})")
     up.add_argument(
         "--tier",
-        choices=("pool", "lambda"),
+        choices=("pool", "lambda", "auto"),
         default=os.environ.get("DARKROOM_TIER") or stack.tier,  # `DARKROOM_TIER=lambda make run`
-        help="who serves jobs: the spot pool, or the Lambda handler fed by a local event source mapping"
-        " (default: DARKROOM_TIER, else %(default)s)",
+        help="who serves jobs: the spot pool, the Lambda handler fed by a local event source mapping,"
+        " or auto: whichever traffic calls for (default: DARKROOM_TIER, else %(default)s)",
     )
 
     soak = add_command(commands, "soak", cmd_soak, help="load the local stack for a while and report (make soak)")

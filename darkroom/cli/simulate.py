@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
 from darkroom.cli.commands import Commands, add_command
 from darkroom.simulate.config import Policy, SimulateConfig
+from pool.settings import EventSourceSettings
 
 DESCRIPTION = """What a photo costs: a discrete-event simulation (SimPy) of the spot GPU pool, with the
 same scaling rule as the API, for a day (or any trace) of uploads.
@@ -68,7 +70,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if len(reports) > 1:
         from darkroom.simulate.tiers import render_auto
 
-        print(render_auto(reports), end="\n\n")
+        concurrency = EventSourceSettings.from_env(os.environ).max_concurrency  # DARKROOM_LAMBDA_CONCURRENCY
+        print(render_auto(reports, concurrency), end="\n\n")
     if args.plot:
         print(f"plot: {save(reports, args.plot)}")
     print(f"wall time: {time.perf_counter() - started:.1f} s")

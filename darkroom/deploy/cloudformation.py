@@ -43,6 +43,12 @@ OUTPUT_VARIABLES = {
     "MinWorkers": "DARKROOM_MIN_WORKERS",
     "KeepWarm": "DARKROOM_KEEP_WARM",
     "KeepWarmTimezone": "DARKROOM_KEEP_WARM_TZ",
+    "Tier": "DARKROOM_TIER",
+}
+# only in a stack with the Lambda tier (--function-image)
+FUNCTION_OUTPUT_VARIABLES = {
+    "FunctionName": "DARKROOM_LAMBDA_FUNCTION",
+    "EventSourceMappingId": "DARKROOM_LAMBDA_MAPPING",
 }
 
 
@@ -114,6 +120,7 @@ def stack_outputs(cfn: CloudFormationClient, stack_name: str) -> dict[str, str]:
 def stack_env(outputs: dict[str, str], region: str) -> dict[str, str]:
     """The DARKROOM_* variables that point an API (and its pool) at the deployed stack."""
     env = {variable: outputs[key] for key, variable in OUTPUT_VARIABLES.items()}
+    env |= {variable: outputs[key] for key, variable in FUNCTION_OUTPUT_VARIABLES.items() if key in outputs}
     env["DARKROOM_REGION"] = region
     env["DARKROOM_POOL_ENABLED"] = "true"
     return env

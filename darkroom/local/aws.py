@@ -22,9 +22,11 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import boto3
+
 from darkroom.deploy.cloudformation import cloudformation_client, deploy
 from darkroom.deploy.spec import LEASE_SECONDS, MAX_RECEIVES, StackSpec
-from jobs.aws import ec2_client, s3_client, sqs_client, ssm_client
+from jobs.aws import client_options, ec2_client, lambda_client, s3_client, sqs_client, ssm_client
 from jobs.settings import AwsSettings
 from pool.settings import PoolSettings
 
@@ -208,3 +210,38 @@ def default_subnets(ec2: EC2Client) -> tuple[str, ...]:
         return ()
     subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}])["Subnets"]
     return tuple(s["SubnetId"] for s in sorted(subnets, key=lambda s: s["AvailabilityZone"]))
+
+
+def create_function_switch(settings: AwsSettings, name: str, enabled: bool = True) -> str:
+    """The Lambda tier's function and event source mapping in the emulator; returns the mapping's UUID.
+
+    What ``DARKROOM_TIER=auto`` turns on and off (pool/switch.py), and what the
+    local event source mapping obeys: the same calls on the same kind of
+    record as on AWS. Only its source differs. moto cannot run the function
+    without Docker, and an enabled mapping makes moto's SQS receive each
+    message sent to its queue and try to invoke the function (SendMessage then
+    fails with a 500), so the mapping reads a queue of its own that nothing
+    sends to; the local poller (darkroom/local/event_source.py) carries the
+    jobs from the job queue to the handler while the mapping is enabled.
+    """
+    options = client_options(settings)
+    iam = boto3.session.Session().client("iam", **options)
+    role = iam.create_role(RoleName=f"{name}-function", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))
+    awslambda = lambda_client(settings)
+    awslambda.create_function(
+        FunctionName=name,
+        Role=role["Role"]["Arn"],
+        PackageType="Image",
+        Code={"ImageUri": f"{role['Role']['Arn'].split(':')[4]}.dkr.ecr.{settings.region}.amazonaws.com/{name}:local"},
+    )
+    sqs = sqs_client(settings)
+    source = sqs.create_queue(QueueName=f"{name}-switch")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping = awslambda.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, Enabled=enabled)
+    return mapping["UUID"]
+
+
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}

@@ -48,7 +48,7 @@ class StackConfig:
     moto_port: int = 4566
     workers: int = 0  # always-on worker processes, started with the stack (no metadata service, no idle stop)
     pool: PoolConfig | None = None  # None: no pool; the API never calls EC2
-    tier: str = "pool"  # "lambda": the local event source mapping runs jobs through the Lambda handler
+    tier: str = "pool"  # "lambda": the local event source mapping runs jobs through the Lambda handler; "auto": both
     api_processes: int = 4
     method: str | None = None  # "sid" or "baseline" for every input; None: the code's default for each kind
     lease_seconds: int = LEASE_SECONDS

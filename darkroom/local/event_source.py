@@ -9,6 +9,10 @@ This does the same against the local moto queue, calling the real handler
 imports ``worker.lambda_handler`` (the init phase: the model is loaded once)
 and runs one poller thread per allowed invocation. They share the one loaded
 model, where Lambda would give each environment its own.
+
+With ``DARKROOM_LAMBDA_MAPPING`` set (``DARKROOM_TIER=auto``) it obeys that
+mapping's Enabled state in the emulator, read through the API's own adapter
+(pool/switch.py): while the API has it disabled, it receives nothing.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from jobs.aws import AWS_ERRORS, sqs_client
+from jobs.aws import AWS_ERRORS, ServiceUnavailable, lambda_client, sqs_client
 from jobs.queue import JobQueue
 from jobs.settings import AwsSettings
-from pool.settings import EventSourceSettings
+from pool.settings import EventSourceSettings, PoolSettings
+from pool.switch import LambdaTier
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -37,6 +42,7 @@ log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 Handler = Callable[[Event, "RemainingTime"], Mapping[str, Any]]
+SWITCH_POLL_SECONDS = 1.0  # how often a disabled mapping looks whether it is enabled again
 
 
 @dataclass(frozen=True)
@@ -83,8 +89,10 @@ class EventSourceMapping:
         settings: EventSourceSettings,
         region: str,
         wait_seconds: int = 20,
+        switch: LambdaTier | None = None,
     ) -> None:
         self.sqs = sqs
+        self.switch = switch  # None: always enabled (DARKROOM_TIER=lambda)
         self.queue = queue
         self.settings = settings
         self.region = region
@@ -111,8 +119,8 @@ class EventSourceMapping:
                 arguments["VisibilityTimeout"] = self.settings.visibility_seconds
             messages += self.sqs.receive_message(**arguments).get("Messages", [])
             left = window_ends - time.monotonic()
-            if not messages and wait:  # an empty long poll: look again (or stop)
-                continue
+            if not messages and wait:  # an empty long poll: back to the poller, which looks at the switch again
+                return messages
             if left < 1:
                 break
             wait = min(int(left), 20)
@@ -137,13 +145,16 @@ class EventSourceMapping:
                 self.in_flight -= 1
 
     def poll(self, handler: Handler) -> None:
-        """One poller: receive, invoke, settle, until stopped."""
+        """One poller: receive, invoke, settle, until stopped; nothing while the mapping is disabled."""
         while not self.stopping.is_set():
             try:
+                if self.switch is not None and not self.switch.enabled():
+                    self.stopping.wait(SWITCH_POLL_SECONDS)
+                    continue
                 messages = self.receive_batch()
                 if messages:
                     self.invoke(handler, messages)
-            except AWS_ERRORS as exc:  # the emulator restarting, say: try again shortly
+            except (*AWS_ERRORS, ServiceUnavailable) as exc:  # the emulator restarting, say: try again shortly
                 log.warning("event source mapping: %s", exc)
                 self.stopping.wait(1.0)
 
@@ -181,7 +192,9 @@ def main() -> int:
         for _ in range(settings.max_concurrency)
     ]
     sqs = sqs_client(aws)
-    mapping = EventSourceMapping(sqs, JobQueue.named(sqs, aws.queue), settings, aws.region, wait_seconds)
+    mapping_id = PoolSettings.from_env(os.environ).lambda_mapping
+    switch = LambdaTier(lambda_client(aws), mapping_id) if mapping_id else None
+    mapping = EventSourceMapping(sqs, JobQueue.named(sqs, aws.queue), settings, aws.region, wait_seconds, switch)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         mapping.stopping.set()

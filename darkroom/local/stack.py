@@ -9,6 +9,11 @@ Workers come one of two ways. With a pool (``StackConfig.pool``, what
 fleet emulator plays each as a worker process, which stops when idle: the
 stack starts with none. Without one, ``workers`` always-on processes start
 with the stack and the API never calls EC2 (what most end-to-end tests use).
+
+``tier="lambda"`` adds the local event source mapping, which runs jobs
+through the Lambda handler; ``tier="auto"`` runs it beside the pool, and
+makes the function and its mapping in the emulator for the API to turn on
+and off (darkroom.local.aws.create_function_switch).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import requests
 from darkroom.local.aws import (
     EMULATOR_CREDENTIALS,
     PoolResources,
+    create_function_switch,
     create_pool_resources,
     create_resources,
     deploy_template,
@@ -75,6 +81,7 @@ class LocalStack:
         self.worker_metrics_urls: list[str] = []  # where to scrape each always-on worker (each has its own port)
         self.fleet: Fleet | None = None  # plays the pool's instances; tests reach it to interrupt and kill
         self.resources: PoolResources | None = None
+        self.switch_env: dict[str, str] = {}  # with tier auto: the mapping the API switches and the poller obeys
 
     def start(self) -> None:
         use_emulator_credentials()
@@ -102,12 +109,15 @@ class LocalStack:
             if pool is not None:
                 self.resources = create_pool_resources(self.aws, pool.launch_template, pool.ami_parameter)
         log.info("AWS emulator (moto) on %s: bucket %s, queue %s", url, self.aws.bucket, self.aws.queue)
+        if self.config.tier == "auto":
+            mapping = create_function_switch(self.aws, f"{pool.name if pool else 'darkroom'}-worker")
+            self.switch_env = {"DARKROOM_LAMBDA_MAPPING": mapping}
         self.api = self._spawn_api()
         if pool is not None:
             self.fleet = Fleet(ec2_client(self.aws), self.fleet_config(pool), self.pool_worker_env(pool)).start()
         for _ in range(self.config.workers):
             self.add_worker()
-        if self.config.tier == "lambda":
+        if self.config.tier in ("lambda", "auto"):
             self.add_event_source()
         self.wait_until_healthy()
 
@@ -139,7 +149,7 @@ class LocalStack:
         ini = resources.files("api").joinpath("uwsgi.ini")
         pool, created = self.config.pool, self.resources
         role_env = pool.api_env(created) if pool and created else {"DARKROOM_POOL_ENABLED": "false"}
-        env = self.child_env({**role_env, "DARKROOM_TIER": self.config.tier})
+        env = self.child_env({**role_env, **self.switch_env, "DARKROOM_TIER": self.config.tier})
         env["DARKROOM_HTTP"] = f"{self.config.host}:{self.config.api_port}"
         env["DARKROOM_API_PROCESSES"] = str(self.config.api_processes)
         return subprocess.Popen([uwsgi_binary(), "--ini", str(ini)], env=env)
@@ -158,7 +168,7 @@ class LocalStack:
         """The Lambda tier: the local event source mapping, invoking the handler (darkroom/local/event_source.py).
 
         It runs beside the always-on workers (stopped and watched with them): it launches no instance."""
-        env = self.child_env({"DARKROOM_IMDS_URL": "", "DARKROOM_WORKER_ID": "lambda:local"})
+        env = self.child_env({"DARKROOM_IMDS_URL": "", "DARKROOM_WORKER_ID": "lambda:local", **self.switch_env})
         poller = subprocess.Popen([sys.executable, "-m", "darkroom.local.event_source"], env=env)
         self.workers.append(poller)
         return poller

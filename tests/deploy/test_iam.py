@@ -38,6 +38,9 @@ API_CALLS = {
     "ec2.create_fleet",
     "ec2.describe_instances",
     "ec2.terminate_instances",
+    "awslambda.get_event_source_mapping",  # DARKROOM_TIER=auto: which tier serves
+    "awslambda.update_event_source_mapping",  # DARKROOM_TIER=auto: switching it
+    "awslambda.invoke",  # the page's pre-warm with the Lambda tier serving
 }
 WORKER_CALLS = {
     "s3.get_object",  # uploads, status
@@ -75,11 +78,14 @@ IAM_ACTIONS = {
     "ec2.create_fleet": {"ec2:CreateFleet", "ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"},
     "ec2.describe_instances": {"ec2:DescribeInstances"},
     "ec2.terminate_instances": {"ec2:TerminateInstances"},
+    "awslambda.get_event_source_mapping": {"lambda:GetEventSourceMapping"},
+    "awslambda.update_event_source_mapping": {"lambda:UpdateEventSourceMapping"},
+    "awslambda.invoke": {"lambda:InvokeFunction"},
 }
 # the Lambda tier runs the worker's code (worker/function.py): the same calls but one, the worker record
 FUNCTION_CALLS = WORKER_CALLS
 LAMBDA_RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}  # Lambda writes the function's logs
-CALL = re.compile(r"\b(s3|sqs|ssm|ec2)\.(?!get_paginator)([a-z_0-9]+)\(")
+CALL = re.compile(r"\b(s3|sqs|ssm|ec2|awslambda)\.(?!get_paginator)([a-z_0-9]+)\(")
 PAGINATED = re.compile(r"\b(s3|sqs|ssm|ec2)\.get_paginator\(\"([a-z_0-9]+)\"\)")
 
 
@@ -93,8 +99,15 @@ def calls_in(package: str) -> set[str]:
 
 
 def policy_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
-    policies = template["Resources"][role]["Properties"]["Policies"]
-    return [statement for policy in policies for statement in policy["PolicyDocument"]["Statement"]]
+    """The role's inline policies' statements, and those of AWS::IAM::Policy resources attached to it."""
+    resources = template["Resources"]
+    policies = [policy["PolicyDocument"] for policy in resources[role]["Properties"]["Policies"]]
+    policies += [
+        each["Properties"]["PolicyDocument"]
+        for each in resources.values()
+        if each["Type"] == "AWS::IAM::Policy" and {"Ref": role} in each["Properties"]["Roles"]
+    ]
+    return [statement for policy in policies for statement in policy["Statement"]]
 
 
 def as_list(value: Any) -> list[Any]:
@@ -249,3 +262,21 @@ def test_the_source_scan_sees_a_call(tmp_path: Path) -> None:
     text = 'self.sqs.send_message(QueueUrl=u)\npages = self.s3.get_paginator("list_objects_v2")\n'
     found = {f"{c}.{m}" for c, m in CALL.findall(text)} | {f"{c}.{m}" for c, m in PAGINATED.findall(text)}
     assert found == {"sqs.send_message", "s3.list_objects_v2"}
+
+
+def test_the_api_switches_only_its_mapping_and_invokes_only_its_function(template: dict[str, Any]) -> None:
+    """DARKROOM_TIER=auto and the page's pre-warm: least privilege, and only in a stack with the function."""
+    policy = template["Resources"]["ApiLambdaTierPolicy"]
+    assert policy["Condition"] == "HasFunction"
+    statements = {st["Sid"]: st for st in policy["Properties"]["PolicyDocument"]["Statement"]}
+    switch, warm = statements["SwitchTheEventSourceMapping"], statements["WarmTheFunction"]
+    assert switch["Resource"]["Fn::Sub"].endswith(":event-source-mapping:${FunctionEventSource}")
+    assert warm == {
+        "Sid": "WarmTheFunction",
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": {"Fn::GetAtt": "Function.Arn"},
+    }
+    outputs = template["Outputs"]  # the API reads the two names from the stack (darkroom deploy prints them)
+    assert outputs["EventSourceMappingId"]["Description"] == "DARKROOM_LAMBDA_MAPPING"
+    assert outputs["FunctionName"]["Description"] == "DARKROOM_LAMBDA_FUNCTION"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from darkroom.dng import synthetic_dark_dng
 from darkroom.local.event_source import RemainingTime, event_of
 from jobs.ids import result_key
-from jobs.message import InputKind
+from jobs.message import WARM_UP_EVENT, InputKind
 from jobs.status import JobState
 from tests.worker.conftest import CountingBaseline, Parts, dark_jpeg
 from worker.frames import SrgbFrame
@@ -97,3 +98,19 @@ def test_the_model_is_loaded_once_and_kept_across_invocations(parts: Parts) -> N
         assert function.handle(batch_of(parts, 1), RemainingTime.starting_now(60)) == {"batchItemFailures": []}
         assert parts.status(job_id).state is JobState.DONE
     assert function.runner.enhancer is parts.enhancer and parts.enhancer.calls == ["srgb", "srgb"]
+
+
+def test_the_pages_warm_up_invocation_returns_at_once_and_touches_no_queue(parts: Parts) -> None:
+    """What the API's pre-warm invokes (pool/switch.py): the init phase loaded the model; nothing else to do."""
+    job_id = parts.submit(dark_jpeg(), "jpg", InputKind.SRGB)
+    dead_letters = parts.dead_letters
+    dead_letters.sqs.send_message(QueueUrl=dead_letters.url, MessageBody=json.dumps({"id": job_id}))
+    function = function_of(parts)
+    event = json.loads(json.dumps(WARM_UP_EVENT))  # as Lambda hands the invoke's payload to the handler
+
+    assert function.handle(event, RemainingTime.starting_now(60)) == {"batchItemFailures": []}
+    assert parts.enhancer.calls == [] and function.runner.done == 0
+    assert parts.status(job_id).state is JobState.QUEUED  # not even the batch's dead-letter sweep ran
+    for queue in (parts.queue, dead_letters):
+        depth = queue.depth()
+        assert (depth.visible, depth.in_flight) == (1, 0)  # never received
