@@ -71,4 +71,5 @@ class SoakConfig:
     api_processes: int = 4
     weights: tuple[float, float, float] = (0.1, 0.85, 0.05)  # submit, poll, warm
     drain_seconds: float = 180.0  # after the load, how long accepted jobs get to finish
+    sample_seconds: float = 5.0  # how often memory is read and the API's /metrics scraped during the load
     seed: int = 0

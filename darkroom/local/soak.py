@@ -2,10 +2,11 @@
 
 Client threads mix submits, status polls and warms against the real API; a
 sampler reads the resident memory of every API and worker process as it
-goes. At the end the load stops, the workers drain, and every accepted job
-must have reached a final state: one that did not is reported lost. Then
-the API's /metrics and every worker's endpoint are scraped, and the report
-puts their counts beside the clients' own. ``make soak`` runs it;
+goes, and scrapes the API's /metrics (jobs it counted, queue depth) while
+the load runs. At the end the load stops, the workers drain, and every
+accepted job must have reached a final state: one that did not is reported
+lost. Then the API's /metrics and every worker's endpoint are scraped
+again, and the report puts their counts beside the clients' own. ``make soak`` runs it;
 RELIABILITY.md holds its numbers.
 """
 
@@ -48,6 +49,26 @@ class SoakResult:
     jobs: dict[str, str]  # job id -> final state ("lost" when it never reached one)
     memory: dict[str, list[float]] = field(default_factory=dict)  # role -> RSS samples in MiB
     scraped: Scraped | None = None  # the stack's own numbers, scraped after the drain (None: a scrape failed)
+    live: list[LiveScrape] = field(default_factory=list)  # the API's /metrics scraped during the load
+
+
+@dataclass(frozen=True)
+class LiveScrape:
+    """One scrape of the API's /metrics during the load, beside what its clients had by then."""
+
+    seconds: float  # since the load started
+    accepted_by_clients: int  # 202s the clients had had just before the scrape
+    accepted_by_api: float  # darkroom_jobs_submitted_total, every API process summed
+    queued: float  # the job queue's visible + in-flight messages
+
+    @classmethod
+    def of(cls, url: str, seconds: float, accepted_by_clients: int) -> LiveScrape | None:
+        try:
+            api = scrape(f"{url}/metrics")
+        except requests.RequestException:
+            return None  # a scrape that fails under load is left out, not fatal to the soak
+        queued = total(api, "darkroom_queue_messages", queue="jobs")
+        return cls(seconds, accepted_by_clients, total(api, "darkroom_jobs_submitted_total"), queued)
 
 
 @dataclass(frozen=True)
@@ -191,16 +212,24 @@ def _load(stack: LocalStack, config: SoakConfig, progress: Callable[[str], None]
     for thread in threads:
         thread.start()
     memory: dict[str, list[float]] = defaultdict(list)
+    live: list[LiveScrape] = []
     while any(thread.is_alive() for thread in threads):
         for role, mib in sample_memory(stack).items():
             memory[role].append(mib)
         done = sum(len(client.samples) for client in clients)
-        progress(f"{time.monotonic() - started:5.0f} s  {done} requests  {len(jobs)} jobs accepted")
-        time.sleep(5)
+        seconds = time.monotonic() - started
+        scraped = LiveScrape.of(stack.config.api_url, seconds, len(jobs))
+        if scraped is not None:
+            live.append(scraped)
+        api_says = (
+            "" if scraped is None else f" ({scraped.accepted_by_api:.0f} by /metrics, {scraped.queued:.0f} queued)"
+        )
+        progress(f"{seconds:5.0f} s  {done} requests  {len(jobs)} jobs accepted{api_says}")
+        time.sleep(config.sample_seconds)
     elapsed = time.monotonic() - started
     final = drain(stack.config.api_url, sorted(jobs), config.drain_seconds, progress)
     samples = [sample for client in clients for sample in client.samples]
-    return SoakResult(config, elapsed, samples, final, dict(memory), Scraped.of(stack))
+    return SoakResult(config, elapsed, samples, final, dict(memory), Scraped.of(stack), live)
 
 
 def drain(url: str, jobs: list[str], seconds: float, progress: Callable[[str], None]) -> dict[str, str]:
@@ -260,4 +289,14 @@ def report(result: SoakResult) -> str:
         lines.append(f"| {role} | {first:.0f} | {third:.0f} | {max(mib):.0f} | {last:.0f} | {growth} |")
     if result.scraped is not None:
         lines += ["", *result.scraped.rows(result)]
+    if result.live:
+        lines += [
+            "",
+            "| during the load, at | jobs accepted (clients) | counted by /metrics | queued |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {s.seconds:.0f} s | {s.accepted_by_clients} | {s.accepted_by_api:.0f} | {s.queued:.0f} |"
+            for s in result.live
+        ]
     return "\n".join(lines)
