@@ -10,32 +10,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from api.openapi_schemas import SCHEMAS, ref
-from jobs.outputs import FORMATS
+from api.openapi_jobs import BATCH, CANCEL, LIST, SUBMIT
+from api.openapi_schemas import JOB_ID, SCHEMAS, json_response, problem
 
 bp = Blueprint("openapi", __name__)
-
-PROBLEM = "application/problem+json"
-
-
-def _problem(description: str, retry_after: bool = False) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description, "content": {PROBLEM: {"schema": ref("Problem")}}}
-    if retry_after:
-        response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
-    return response
-
-
-def _json(description: str, schema: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
-
-
-JOB_ID = {
-    "name": "job_id",
-    "in": "path",
-    "required": True,
-    "description": "The job's id (uuid4).",
-    "schema": {"type": "string", "format": "uuid"},
-}
 
 POOL_PATHS: dict[str, Any] = {
     "/v1/warm": {
@@ -44,9 +22,9 @@ POOL_PATHS: dict[str, Any] = {
             "operationId": "warm",
             "description": "Answers at once with the pool; it does not wait for the worker to boot.",
             "responses": {
-                "200": _json("The pool, with a worker running or booting when capacity allows.", "Pool"),
-                "429": _problem("Too many warm requests from this client; see Retry-After.", retry_after=True),
-                "503": _problem("Storage, the queue or EC2 is unavailable; retry later.", retry_after=True),
+                "200": json_response("The pool, with a worker running or booting when capacity allows.", "Pool"),
+                "429": problem("Too many warm requests from this client; see Retry-After.", retry_after=True),
+                "503": problem("Storage, the queue or EC2 is unavailable; retry later.", retry_after=True),
             },
         }
     },
@@ -55,138 +33,13 @@ POOL_PATHS: dict[str, Any] = {
             "summary": "Queue depth, in-flight and dead-letter counts, and each worker's state",
             "operationId": "getPool",
             "responses": {
-                "200": _json("The pool.", "Pool"),
-                "503": _problem("Storage, the queue or EC2 is unavailable; retry later.", retry_after=True),
+                "200": json_response("The pool.", "Pool"),
+                "503": problem("Storage, the queue or EC2 is unavailable; retry later.", retry_after=True),
             },
         }
     },
 }
 
-CALLBACK = (
-    "An https URL POSTed the job's status when it is done or failed, signed in the Darkroom-Signature "
-    "header (t=<unix time>,v1=<hex HMAC-SHA256 of 't.body'>); private and loopback addresses are refused."
-)
-FORMAT = {
-    "type": "string",
-    "enum": list(FORMATS),
-    "description": "The result: JPEG (default), 16-bit PNG or 16-bit TIFF; EXIF and ICC kept, tagged sRGB.",
-}
-QUALITY = "JPEG quality, 1 to 100 (default 92); JPEG only."
-OUTPUT_FIELDS = {"format": FORMAT, "quality": {"type": "string", "description": QUALITY}}  # form fields are text
-JSON_OUTPUT_FIELDS = {
-    "format": FORMAT,
-    "quality": {"type": "integer", "minimum": 1, "maximum": 100, "description": QUALITY},
-}
-
-
-def _photo_form(image: dict[str, Any], ratio: str) -> dict[str, Any]:
-    """A multipart submit's body: the photo (or photos), a ratio, a callback and the output's format."""
-    properties = {
-        "image": image,
-        "ratio": {"type": "string", "description": ratio},
-        "callback_url": {"type": "string", "format": "uri", "description": CALLBACK},
-        **OUTPUT_FIELDS,
-    }
-    return {"schema": {"type": "object", "required": ["image"], "properties": properties}}
-
-
-SUBMIT: dict[str, Any] = {
-    "summary": "Submit a photo to brighten",
-    "operationId": "submitJob",
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": _photo_form(
-                {
-                    "type": "string",
-                    "contentMediaType": "application/octet-stream",
-                    "description": "JPEG, PNG, TIFF, DNG or a camera RAW file; its type is judged by content.",
-                },
-                "A number from 1 to 300, or 'auto' (default).",
-            ),
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "description": "A direct upload, by the id POST /v1/uploads gave; each id makes one job.",
-                    "required": ["upload_id"],
-                    "properties": {
-                        "upload_id": {"type": "string", "format": "uuid"},
-                        "ratio": ref("Ratio"),
-                        "callback_url": {"type": "string", "format": "uri", "description": CALLBACK},
-                        **JSON_OUTPUT_FIELDS,
-                    },
-                }
-            },
-        },
-    },
-    "responses": {
-        "202": {
-            **_json("Accepted and queued.", "JobAccepted"),
-            "headers": {"Location": {"description": "The job's URL.", "schema": {"type": "string"}}},
-        },
-        "400": _problem(
-            "No image field, an empty file, an invalid ratio, format or quality, or a refused callback_url."
-        ),
-        "404": _problem("JSON: no such upload id (upload-not-found)."),
-        "409": _problem(
-            "JSON: the upload was used (upload-used), is missing (upload-missing) or changed (upload-changed)."
-        ),
-        "411": _problem("A chunked request body without Content-Length."),
-        "413": _problem("The request body is larger than the limit."),
-        "415": _problem("Not a JPEG, PNG, TIFF or camera RAW file."),
-        "422": _problem("A corrupt or truncated image, one with too many pixels, or a direct upload of another size."),
-        "503": _problem("Storage or the queue is unavailable; retry later.", retry_after=True),
-    },
-}
-
-BATCH: dict[str, Any] = {
-    "summary": "Submit several photos in one request: one job per file",
-    "operationId": "submitBatch",
-    "description": "Every file is checked before any is stored; each counts as one submit against the limit.",
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": _photo_form(
-                {
-                    "type": "array",
-                    "items": {"type": "string", "contentMediaType": "application/octet-stream"},
-                    "description": "The files, each in a field named image (DARKROOM_BATCH_MAX_FILES at most).",
-                },
-                "For every file: 1 to 300, or 'auto'.",
-            )
-        },
-    },
-    "responses": {
-        "202": _json("Every file accepted and queued.", "BatchAccepted"),
-        "400": _problem("No image field, too many files, an empty file, an invalid ratio or a refused callback_url."),
-        **{code: SUBMIT["responses"][code] for code in ("411", "413", "415", "422", "503")},
-    },
-}
-
-LIST: dict[str, Any] = {
-    "summary": "The caller's API key's most recent jobs, newest first",
-    "operationId": "listJobs",
-    "parameters": [
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}
-    ],
-    "responses": {
-        "200": _json("The key's jobs.", "JobList"),
-        "400": _problem("limit is not a whole number from 1 to 100."),
-        "503": _problem("Storage is unavailable; retry later.", retry_after=True),
-    },
-}
-
-CANCEL: dict[str, Any] = {
-    "summary": "Cancel a queued job: it never runs, and its input is deleted now",
-    "operationId": "cancelJob",
-    "parameters": [JOB_ID],
-    "responses": {
-        "200": _json("The canceled job (canceling it again answers the same).", "Job"),
-        "404": _problem("No such job."),
-        "409": _problem("The job is processing or finished (job-not-cancelable)."),
-        "503": _problem("Storage is unavailable; retry later.", retry_after=True),
-    },
-}
 
 TEXT = {"text/plain": {"schema": {"type": "string"}}}
 
@@ -223,10 +76,10 @@ UPLOAD: dict[str, Any] = {
                 }
             },
         },
-        "400": _problem("Not a JSON object with filename and size."),
-        "413": _problem("The file is larger than the direct upload limit."),
-        "415": _problem("The file name's extension is not an image type darkroom reads."),
-        "503": _problem("Storage is unavailable; retry later.", retry_after=True),
+        "400": problem("Not a JSON object with filename and size."),
+        "413": problem("The file is larger than the direct upload limit."),
+        "415": problem("The file name's extension is not an image type darkroom reads."),
+        "503": problem("Storage is unavailable; retry later.", retry_after=True),
     },
 }
 
@@ -286,10 +139,10 @@ DOCUMENT: dict[str, Any] = {
                 "parameters": [JOB_ID],
                 "responses": {
                     "200": {
-                        **_json("The job. Retry-After is set while it is queued or processing.", "Job"),
+                        **json_response("The job. Retry-After is set while it is queued or processing.", "Job"),
                         "headers": {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}},
                     },
-                    "404": _problem("No such job."),
+                    "404": problem("No such job."),
                 },
             },
         },
@@ -303,8 +156,8 @@ DOCUMENT: dict[str, Any] = {
                         "description": "See the short-lived presigned URL of the result.",
                         "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
                     },
-                    "404": _problem("No such job."),
-                    "409": _problem("The job is not done (not-ready) or it failed (job-failed).", retry_after=True),
+                    "404": problem("No such job."),
+                    "409": problem("The job is not done (not-ready) or it failed (job-failed).", retry_after=True),
                 },
             }
         },
@@ -321,7 +174,7 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "summary": "Readiness: the bucket and the queue answer",
                 "operationId": "readyz",
-                "responses": {"200": {"description": "Ready."}, "503": _problem("S3 or SQS is unreachable.", True)},
+                "responses": {"200": {"description": "Ready."}, "503": problem("S3 or SQS is unreachable.", True)},
             }
         },
         "/metrics": {
@@ -361,15 +214,15 @@ KEYED_OPERATIONS |= {"getJob", "getJobResult", "getPool", "createUpload", "legac
 
 for _operations in DOCUMENT["paths"].values():  # any route may fail unexpectedly
     for _operation in _operations.values():
-        _operation["responses"]["default"] = _problem("An unexpected error (500).")
+        _operation["responses"]["default"] = problem("An unexpected error (500).")
         if _operation["operationId"] in KEYED_OPERATIONS:
             _operation["security"] = [{"bearerKey": []}, {"headerKey": []}, {}]
-            _operation["responses"]["401"] = _problem("An API key is required (api-key-required) or wrong.")
-SUBMIT["responses"]["429"] = _problem("Too many submits from this key or client; see Retry-After.", retry_after=True)
+            _operation["responses"]["401"] = problem("An API key is required (api-key-required) or wrong.")
+SUBMIT["responses"]["429"] = problem("Too many submits from this key or client; see Retry-After.", retry_after=True)
 for _submit in (UPLOAD, BATCH, WEB_PATHS["/upload"]["post"]):  # a direct upload's signing counts as a submit too
     _submit["responses"]["429"] = SUBMIT["responses"]["429"]
 
 
 @bp.get("/openapi.json")
-def openapi_json() -> Response:
+def openapijson_response() -> Response:
     return jsonify(DOCUMENT)

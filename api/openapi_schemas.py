@@ -1,4 +1,5 @@
-"""The schemas of the API's documents (components/schemas of /openapi.json): data only."""
+"""The parts of /openapi.json every route's description uses: its schemas (components/schemas), problem and
+JSON responses, the job id parameter."""
 
 from __future__ import annotations
 
@@ -9,6 +10,29 @@ from jobs.message import RATIO_MAX, RATIO_MIN
 
 def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+PROBLEM = "application/problem+json"
+
+
+def problem(description: str, retry_after: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {PROBLEM: {"schema": ref("Problem")}}}
+    if retry_after:
+        response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+    return response
+
+
+def json_response(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
+
+
+JOB_ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "description": "The job's id (uuid4).",
+    "schema": {"type": "string", "format": "uuid"},
+}
 
 
 SCHEMAS: dict[str, Any] = {
