@@ -102,24 +102,32 @@ def test_a_disabled_mapping_receives_nothing_until_the_api_enables_it_again(aws:
     assert parts.queue.depth().visible + parts.queue.depth().in_flight == 0
 
 
-@pytest.fixture(scope="module")
-def lambda_stack() -> Iterator[LocalStack]:
+def own_names_config(tier: str, boot_seconds: float = 2.0, **overrides: Any) -> StackConfig:
+    """A stack whose bucket, queues, pool and template names are its own: moto's state is one per process,
+    and another test's stack may already hold the default names."""
     suffix = uuid.uuid4().hex[:8]
-    config = StackConfig(
+    pool = PoolConfig(
+        name=f"pool-{suffix}",
+        launch_template=f"darkroom-{suffix}",
+        ami_parameter=f"/darkroom-{suffix}/ami",
+        boot_seconds=boot_seconds,
+    )
+    return StackConfig(
         aws=AwsSettings(bucket=f"darkroom-{suffix}", queue=f"jobs-{suffix}", dead_letter_queue=f"dlq-{suffix}"),
         api_port=free_port(),
         moto_port=free_port(),
         method="baseline",
-        tier="lambda",
-        # moto's state is one per process: another test's stack may already hold the default names
-        pool=PoolConfig(
-            name=f"pool-{suffix}", launch_template=f"darkroom-{suffix}", ami_parameter=f"/darkroom-{suffix}/ami"
-        ),
+        tier=tier,
+        pool=pool,
         api_processes=2,
         wait_seconds=1,
-        from_template=True,  # as `darkroom up` deploys it
+        **overrides,
     )
-    stack = LocalStack(config)
+
+
+@pytest.fixture(scope="module")
+def lambda_stack() -> Iterator[LocalStack]:
+    stack = LocalStack(own_names_config("lambda", from_template=True))  # as `darkroom up` deploys it
     stack.start()
     yield stack
     stack.stop()
@@ -147,22 +155,8 @@ def instance_ids(aws: AwsSettings) -> set[str]:
 def test_with_auto_the_handler_serves_quiet_traffic_and_spot_workers_serve_once_arrivals_pass() -> None:
     """`darkroom up --tier auto`: the API's timer counts submits and disables the mapping at 3 an hour; the
     local poller then receives nothing and the job after is run by a spot worker the API launched."""
-    suffix = uuid.uuid4().hex[:8]
-    config = StackConfig(
-        aws=AwsSettings(bucket=f"darkroom-{suffix}", queue=f"jobs-{suffix}", dead_letter_queue=f"dlq-{suffix}"),
-        api_port=free_port(),
-        moto_port=free_port(),
-        method="baseline",
-        tier="auto",
-        pool=PoolConfig(
-            name=f"pool-{suffix}",
-            launch_template=f"darkroom-{suffix}",
-            ami_parameter=f"/darkroom-{suffix}/ami",
-            boot_seconds=0.5,
-        ),
-        api_processes=2,
-        wait_seconds=1,
-        extra_env={"DARKROOM_AUTO_POOL_PER_HOUR": "3", "DARKROOM_TICK_SECONDS": "0.5"},
+    config = own_names_config(
+        "auto", boot_seconds=0.5, extra_env={"DARKROOM_AUTO_POOL_PER_HOUR": "3", "DARKROOM_TICK_SECONDS": "0.5"}
     )
     stack = LocalStack(config)
     stack.start()
