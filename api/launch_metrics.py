@@ -15,7 +15,8 @@ from prometheus_client import Counter
 LAUNCHED = Counter("darkroom_pool_launches", "Instances the pool launched, by market (spot, on-demand)", ["lifecycle"])
 LAUNCH_FAILURES = Counter(
     "darkroom_pool_launch_failures",
-    "Launches that placed nothing, by why: capacity, refused (another EC2/SSM error) or daily-cap",
+    "Launches that placed nothing, by why: capacity, refused (another EC2/SSM error) or daily-cap "
+    "(counted at each wanted launch the cap stopped, so its rate follows demand while capped)",
     ["reason"],
 )
 

@@ -47,12 +47,21 @@ def warm() -> Response:
     wait = services().warm_limiter.hit(client_address())
     if wait > 0:
         raise too_many(wait, f"at most {api_settings().pool.warm_per_minute} warm requests a minute from one client")
-    if api_settings().pool.lambda_function and services().serving_tier() == LAMBDA:
-        services().lambda_tier.warm_up()  # no instance to warm: one invoke makes an environment load the model
+    if services().serving_tier() == LAMBDA:
+        warm_the_function()
     if not services().pool_serves():
         return jsonify(pool_document(None, services().queue.depth()))
     view = services().provider.ensure_capacity(warm=True, anonymous=key is None)
     return jsonify(pool_document(view, view.depth, is_operator(access, key)))
+
+
+def warm_the_function() -> None:
+    """No instance to warm: one invoke (at most one per process per tick) makes an environment load the
+    model. Best effort: a warm Lambda refuses (throttled, say) is logged; the caller still gets the pool."""
+    try:
+        services().lambda_tier.warm_up(at_most_every=api_settings().tick_seconds)
+    except ServiceUnavailable as exc:
+        log.warning("warm: %s", exc)
 
 
 @bp.get("/pool")

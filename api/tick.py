@@ -21,6 +21,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from api.metrics import submitted_total
 from api.services import Services
@@ -31,35 +32,67 @@ from jobs.submit import resend_stranded
 from pool.tiers import POOL
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Arrivals:
-    """Jobs this host accepted since the last look, from its submit counter (which restarts with the server)."""
+    """Jobs this host accepted and the tier record has not counted yet, from its submit counter (which
+    restarts with the server). ``pending`` looks; ``counted`` marks what it saw as counted."""
 
     def __init__(self, total: Callable[[], int] = submitted_total) -> None:
         self.total = total
-        self.seen = total()
+        self.seen = self.looked = total()
 
-    def since_last(self) -> int:
-        now = self.total()
-        new = now - self.seen if now >= self.seen else now
-        self.seen = now
-        return new
+    def pending(self) -> int:
+        self.looked = self.total()
+        return self.looked - self.seen if self.looked >= self.seen else self.looked
+
+    def counted(self) -> None:
+        self.seen = self.looked
 
 
-def tick(services: Services, arrivals: int = 0) -> None:
+def tick(services: Services, arrivals: int = 0) -> bool:
     """One round: with auto, the tier; capacity for what is queued and the keep-warm floor (reaping when
-    due) while the pool serves; then stranded submits. ``arrivals``: jobs this host accepted since the last."""
+    due) while the pool serves, only the reaper while the function does; then stranded submits.
+
+    Each step that cannot reach AWS is logged and the next still runs: an EC2 outage must not keep
+    stranded submits from being resent. ``arrivals``: jobs this host accepted since they were last
+    counted; returns whether they were counted (False: the tier could not be decided, so a later tick
+    counts them)."""
     pool = services.settings.pool
-    serving = services.auto_tier.decide(arrivals) if pool.launches and pool.tier == "auto" else POOL
+    serving, counted = decide_tier(services, arrivals) if pool.launches and pool.tier == "auto" else (POOL, True)
     if pool.launches and serving == POOL:  # not while the Lambda tier serves
-        view = services.provider.ensure_capacity(warm=False)
-        log.debug("tick: %d working, %d booting", view.working, view.booting)
-    resent = resend_stranded(services.store, services.queue)
+        step("capacity", lambda: services.provider.ensure_capacity(warm=False))
+    elif pool.launches:
+        step("reaping", services.provider.reap_if_due)
+    resent = step("stranded submits", lambda: resend_stranded(services.store, services.queue))
     if resent:
         log.warning("tick: sent %d stranded job(s) again", resent)
     if services.settings.emf and services.settings.pool.enabled:
-        report_hours(services)
+        step("instance-hours", lambda: report_hours(services))
+    return counted
+
+
+def step(name: str, action: Callable[[], T]) -> T | None:
+    """One step of a tick; None, logged, when AWS could not be reached (the next tick tries again)."""
+    try:
+        return action()
+    except ServiceUnavailable as exc:
+        log.warning("tick: %s: %s", name, exc)
+        return None
+
+
+def decide_tier(services: Services, arrivals: int) -> tuple[str, bool]:
+    """The tier that serves from this tick on, and whether ``arrivals`` were counted into the shared record.
+
+    Only the timer decides (requests read what it decided). When S3, SQS or Lambda cannot be reached the
+    last decision stands, and the rest of the tick (stranded submits above all) still runs."""
+    auto = services.auto_tier
+    try:
+        return auto.decide(arrivals, pool_capped=services.provider.capped()), True
+    except ServiceUnavailable as exc:
+        log.warning("tick: could not decide the tier (%s); %s serves meanwhile", exc, auto.last())
+        return auto.last(), False
 
 
 def report_hours(services: Services) -> None:
@@ -72,10 +105,8 @@ def run_forever(services: Services) -> None:
     """Tick every ``tick_seconds``; an unreachable AWS is logged and tried again on the next tick."""
     arrivals = Arrivals()
     while True:
-        try:  # a tick that fails loses its arrivals: an hour's count is short by one tick's submits at most
-            tick(services, arrivals.since_last())
-        except ServiceUnavailable as exc:
-            log.warning("tick: %s", exc)
+        if tick(services, arrivals.pending()):
+            arrivals.counted()
         time.sleep(services.settings.tick_seconds)
 
 

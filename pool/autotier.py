@@ -8,6 +8,8 @@ updates with a conditional PUT (``If-Match`` on the ETag it read; a writer
 that loses reads again and applies its change to the winner's record), like
 the pool's slots. Arrivals are counted by each host's timer from its own
 submit counter (api/tick.py), so the request path pays nothing for them.
+Only the timer decides and switches; requests read the mapping's state,
+at most once per process per tick (``AutoTier.recent``).
 
 Spot workers launched while the pool served stop themselves once idle after
 the switch back; until then both tiers take jobs from the one queue, which
@@ -26,7 +28,7 @@ from jobs.aws import Conflict, ServiceUnavailable
 from jobs.bucket import Bucket
 from jobs.queue import JobQueue
 from pool.switch import LambdaTier
-from pool.tiers import LAMBDA, POOL, AutoThresholds, TierRecord, observed, tier_for, traffic_of
+from pool.tiers import LAMBDA, POOL, AutoThresholds, TierRecord, Traffic, observed, tier_for, traffic_of
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +43,18 @@ class TierBook:
         self.bucket = bucket
 
     def read(self) -> tuple[TierRecord, str]:
-        """The record and its ETag ('' when there is none yet: the first write creates it)."""
+        """The record and its ETag ('' when there is none yet: the first write creates it).
+
+        A record that does not parse is read as a fresh one with its ETag, so the next write replaces it:
+        a tick must not fail on it for ever."""
         found = self.bucket.find(TIER_KEY)
-        return (TierRecord(), "") if found is None else (TierRecord.from_json(found.body), found.etag)
+        if found is None:
+            return TierRecord(), ""
+        try:
+            return TierRecord.from_json(found.body), found.etag
+        except (ValueError, KeyError, TypeError) as exc:  # json's errors are ValueErrors
+            log.error("%s is not a tier record (%s): starting it afresh", TIER_KEY, exc)
+            return TierRecord(), found.etag
 
     def update(self, change: Callable[[TierRecord], TierRecord]) -> TierRecord:
         """Apply ``change`` to the stored record and store it, unless another writer wins each try."""
@@ -79,42 +90,69 @@ class AutoTier:
         self._guard = threading.Lock()
         self._last: tuple[float, str] | None = None
 
-    def decide(self, arrivals: int = 0) -> str:
+    def decide(self, arrivals: int = 0, pool_capped: str | None = None) -> str:
         """Count ``arrivals`` (jobs submitted on this host since its last count), run the rule, switch if it
-        says so; the tier serving now. Raises ServiceUnavailable when S3, SQS or Lambda cannot be reached."""
+        says so; the tier serving now. Raises ServiceUnavailable when S3, SQS or Lambda cannot be reached.
+
+        ``pool_capped``: why the pool can launch nothing today (its daily cap used up), or None. Then the
+        function serves whatever the traffic: a busy queue handed to a pool that cannot launch would wait
+        for midnight."""
         now = self.clock()
         depth = self.queue.depth()
         backlog = depth.visible + depth.in_flight
+        serving = LAMBDA if self.tier.enabled() else POOL
+        # the last call that may fail before the arrivals are counted: a ServiceUnavailable means none were
         record = self.book.update(lambda stored: observed(stored, arrivals, backlog, now, self.thresholds))
         traffic = traffic_of(record, backlog, now)
-        serving = LAMBDA if self.tier.enabled() else POOL
-        wanted = tier_for(serving, traffic, self.thresholds)
+        wanted = LAMBDA if pool_capped else tier_for(serving, traffic, self.thresholds)
         if wanted != serving:
-            log.warning(
-                "auto: %s serves from now (%d arrivals in the last hour, %d waiting, quiet %.0f s)",
-                wanted,
-                traffic.arrivals_per_hour,
-                traffic.backlog,
-                traffic.quiet_seconds,
-            )
-            self.tier.turn(wanted == LAMBDA)
-        with self._guard:
-            self._last = (self.clock(), wanted)
+            wanted = self._switch(wanted, serving, traffic, pool_capped)
+        self._remember(wanted)
         return wanted
 
-    def recent(self, max_age: float) -> str:
-        """The last decision of this process if at most ``max_age`` seconds old, else a new one.
+    def _switch(self, wanted: str, serving: str, traffic: Traffic, pool_capped: str | None) -> str:
+        """Turn the mapping for ``wanted``; the tier serving after (still ``serving`` if Lambda refused)."""
+        try:
+            self.tier.turn(wanted == LAMBDA)
+        except ServiceUnavailable as exc:  # the arrivals are counted already: the next tick tries the switch
+            log.warning("auto: %s should serve, but %s; %s serves meanwhile", wanted, exc, serving)
+            return serving
+        log.warning(
+            "auto: %s serves from now (%d arrivals in the last hour, %d waiting, quiet %.0f s%s)",
+            wanted,
+            traffic.arrivals_per_hour,
+            traffic.backlog,
+            traffic.quiet_seconds,
+            f"; the pool cannot launch: {pool_capped}" if pool_capped else "",
+        )
+        return wanted
 
-        The request path comes here: at most one decision per process per ``max_age``. When AWS
-        cannot be reached it keeps the last decision, or the pool with none (spot workers serve
-        every job; the function may too): a request never fails over it.
+    def _remember(self, serving: str) -> None:
+        with self._guard:
+            self._last = (self.clock(), serving)
+
+    def last(self) -> str:
+        """This process's last decision, or the pool with none (spot workers serve every job; the function may
+        too): what serves while AWS cannot be reached."""
+        with self._guard:
+            return self._last[1] if self._last is not None else POOL
+
+    def recent(self, max_age: float) -> str:
+        """The tier serving, as the request path sees it: this process's last look if at most ``max_age``
+        seconds old, else the mapping's state read again (one Lambda call per process per ``max_age``).
+
+        Requests only read: the API's timer alone decides and switches (api/tick.py), so requests add no
+        writes and no Lambda updates, and a failure is remembered like a look (the last decision, or the
+        pool with none) so an outage is not asked again by every request. A request never fails over it.
         """
         with self._guard:
             last = self._last
         if last is not None and self.clock() - last[0] <= max_age:
             return last[1]
         try:
-            return self.decide()
+            serving = LAMBDA if self.tier.enabled() else POOL
         except ServiceUnavailable as exc:
-            log.warning("auto: could not decide the tier (%s); %s serves meanwhile", exc, last[1] if last else POOL)
-            return last[1] if last else POOL
+            serving = self.last()
+            log.warning("auto: could not read which tier serves (%s); %s serves meanwhile", exc, serving)
+        self._remember(serving)
+        return serving

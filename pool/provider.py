@@ -96,6 +96,17 @@ class Provider:
         """Instance-hours used today (UTC): the ledger's runs, and live instances it does not know."""
         return hours_today(with_unrecorded(self.ledger.runs(seen.now), seen.instances), seen.now)
 
+    def capped(self) -> str | None:
+        """Why the pool can launch nothing more today (its daily cap used up), or None (always, with no cap)."""
+        cap = self.settings.daily_instance_hours
+        return cap_reached(cap, self.hours_used(self.observe())) if cap > 0 else None
+
+    def reap_if_due(self) -> None:
+        """The reaper on its schedule, launching nothing: while the function serves, the runs of workers that
+        stopped themselves still close in the ledger (today's hours stay true) and stuck instances still go."""
+        if self._reap_due():
+            self.reap(self.observe())
+
     def ensure_capacity(self, warm: bool, anonymous: bool = False) -> PoolView:
         """Launch what the rule asks for (``warm``: at least one worker), within the maximum.
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from typing import TYPE_CHECKING
 
 from jobs.aws import AWS_ERRORS, unavailable
@@ -34,6 +36,8 @@ class LambdaTier:
         self.awslambda = awslambda
         self.mapping_id = mapping_id
         self.function_name = function_name
+        self._guard = threading.Lock()
+        self._warmed_at: float | None = None
 
     def enabled(self) -> bool:
         """Whether the mapping feeds the function now (its state Enabled or Enabling)."""
@@ -51,18 +55,27 @@ class LambdaTier:
             raise unavailable(f"turning event source mapping {self.mapping_id} {'on' if on else 'off'}", exc) from exc
         log.warning("event source mapping %s turned %s", self.mapping_id, "on" if on else "off")
 
-    def warm_up(self) -> bool:
-        """Invoke the function once, asynchronously, so an environment loads the model; False with no function.
+    def warm_up(self, at_most_every: float = 0.0) -> None:
+        """Invoke the function once, asynchronously, so an environment loads the model (nothing with no function).
 
-        The handler answers the warm-up event at once (worker/function.py); Lambda queues the
-        invocation and returns 202 without waiting for the init phase.
+        At most once per ``at_most_every`` seconds from this process, however many pages load: a warm-up
+        is for the first page of a quiet spell, and each one costs an init that competes with jobs for the
+        function's reserved concurrency. The handler answers the warm-up event at once
+        (worker/function.py); Lambda queues the invocation and returns 202 without waiting for the init.
         """
-        if not self.function_name:
-            return False
+        if not self.function_name or not self._due(at_most_every):
+            return
         try:
             self.awslambda.invoke(
                 FunctionName=self.function_name, InvocationType="Event", Payload=json.dumps(WARM_UP_EVENT).encode()
             )
         except AWS_ERRORS as exc:
             raise unavailable(f"invoking {self.function_name} to warm it", exc) from exc
-        return True
+
+    def _due(self, every: float) -> bool:
+        now = time.monotonic()
+        with self._guard:
+            if self._warmed_at is not None and now - self._warmed_at < every:
+                return False
+            self._warmed_at = now
+            return True

@@ -170,9 +170,9 @@ class JobRunner:
             log.warning("job %s: taken over by another worker while this one ran long; leaving it", message.job_id)
             return
         self.queue.delete(delivery)
+        self.webhooks.job_ended(status, version)  # the client's callback before the metrics' line
         stages = {"download": downloaded, **enhanced.timings, "upload": uploaded}
         self.metrics.record(JobEnded(message.kind, DONE, stages, seconds_since(message.submitted_at)))
-        self.webhooks.job_ended(status, version)
         with self._done_lock:
             self.done += 1
         timings = " ".join(f"{k}={v:.2f}s" for k, v in enhanced.timings.items())

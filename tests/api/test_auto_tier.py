@@ -11,7 +11,9 @@ from botocore.stub import Stubber
 from flask.testing import FlaskClient
 
 from api.app import create_app
+from api.services import EXTENSION_KEY
 from api.settings import ApiSettings
+from api.tick import tick
 from darkroom.local.aws import create_function_switch
 from jobs.aws import lambda_client
 from jobs.message import WARM_UP_EVENT
@@ -47,7 +49,24 @@ def test_with_the_lambda_tier_warm_invokes_the_function_once_asynchronously(pool
     forget_warm_limits(pool_world)
 
 
-def test_with_auto_a_quiet_api_uses_the_function_and_a_backlog_hands_it_to_the_pool(pool_world: PoolWorld) -> None:
+def test_a_warm_lambda_refuses_still_answers_with_the_pool_and_pages_warm_once_a_tick(pool_world: PoolWorld) -> None:
+    """A throttled invoke is logged, not a 503: the warm is best effort. Botocore's Stubber: see above."""
+    awslambda = boto3.session.Session().client("lambda", region_name="us-east-1")
+    pool = replace(pool_world.pool, tier="lambda", lambda_function="darkroom-worker")
+    aws = pool_world.aws
+    app = create_app(ApiSettings(aws=aws, pool=pool), s3=s3_of(aws), sqs=sqs_of(aws), awslambda=awslambda)
+    with Stubber(awslambda) as stub:
+        stub.add_client_error("invoke", "TooManyRequestsException", "Rate exceeded", 429)
+        replies = [app.test_client().post("/v1/warm") for _ in range(3)]  # only the first invokes
+        stub.assert_no_pending_responses()
+    assert [reply.status_code for reply in replies] == [200, 200, 200]
+    assert replies[0].get_json()["serving"] == "lambda"
+    forget_warm_limits(pool_world)
+
+
+def test_with_auto_a_quiet_api_uses_the_function_and_its_timer_hands_a_backlog_to_the_pool(
+    pool_world: PoolWorld,
+) -> None:
     aws = pool_world.aws
     mapping = LambdaTier(lambda_client(aws), create_function_switch(aws, f"{pool_world.pool.name}-worker"))
     pool = replace(pool_world.pool, tier="auto", lambda_mapping=mapping.mapping_id, auto_pool_backlog=3)
@@ -64,6 +83,8 @@ def test_with_auto_a_quiet_api_uses_the_function_and_a_backlog_hands_it_to_the_p
 
     for _ in range(2):
         submit(client, samples.jpeg())  # the third waiting job reaches the backlog threshold
+    assert mapping.enabled() and pool_world.instances() == []  # requests decide nothing: the timer does
+    tick(app.extensions[EXTENSION_KEY])
     assert not mapping.enabled()
     assert len(pool_world.instances()) == 1
     body = client.get("/v1/pool").get_json()

@@ -15,7 +15,7 @@ from api.tick import Arrivals, tick
 from darkroom.local.aws import create_function_switch
 from jobs.aws import ServiceUnavailable, lambda_client
 from jobs.settings import AwsSettings, SettingsError
-from pool.autotier import TIER_KEY
+from pool.autotier import TIER_KEY, TierBook
 from pool.switch import LambdaTier
 from pool.tiers import LAMBDA, POOL
 from tests.pool.test_provider import enqueue
@@ -46,6 +46,11 @@ class AutoWorld:
     def drain(self) -> None:
         url = sqs_of(self.pool.aws).get_queue_url(QueueName=self.pool.aws.queue)["QueueUrl"]
         sqs_of(self.pool.aws).purge_queue(QueueUrl=url)
+
+
+def object_keys(world: AutoWorld) -> list[str]:
+    listed = s3_of(world.pool.aws).list_objects_v2(Bucket=world.pool.aws.bucket, Prefix="pool/")
+    return [item["Key"] for item in listed.get("Contents", [])]
 
 
 @pytest.fixture
@@ -98,21 +103,47 @@ def test_arrivals_from_every_host_add_up_in_the_shared_record(auto_world: AutoWo
     tick(second, arrivals=3)
     assert not auto_world.mapping.enabled()
     assert first.auto_tier.decide() == POOL  # the first host reads the same record and the same mapping
-    assert TIER_KEY in [
-        item["Key"]
-        for item in s3_of(auto_world.pool.aws).list_objects_v2(Bucket=auto_world.pool.aws.bucket, Prefix="pool/")[
-            "Contents"
-        ]
-    ]
+    assert TIER_KEY in object_keys(auto_world)
 
 
-def test_a_request_reuses_its_process_decision_until_it_is_old(auto_world: AutoWorld) -> None:
+def test_a_request_reads_the_timers_decision_and_decides_nothing(auto_world: AutoWorld) -> None:
     services = auto_world.services()
     assert services.serving_tier(max_age=60) == LAMBDA
+    enqueue(auto_world.pool, 3)  # a backlog at the threshold: only the timer acts on it
+    assert services.serving_tier(max_age=0) == LAMBDA and auto_world.mapping.enabled()
+    tick(services)
+    assert services.serving_tier(max_age=60) == POOL  # this process's timer decided it just now
+    other = auto_world.services()  # another process, which never ticked, reads the mapping
+    assert other.serving_tier(max_age=0) == POOL
+
+
+def test_a_burst_the_pool_cannot_serve_today_stays_with_the_function(auto_world: AutoWorld) -> None:
+    """The daily cap used up: a busy queue handed to the pool would wait for midnight, so the function keeps it."""
+    services = auto_world.services()
     enqueue(auto_world.pool, 3)
-    assert services.serving_tier(max_age=60) == LAMBDA  # the last decision, with no AWS call
-    assert services.serving_tier(max_age=0) == POOL  # old: decided again, and switched
-    assert not auto_world.mapping.enabled()
+    assert services.auto_tier.decide(pool_capped="the daily cap of 1 instance-hours is used up") == LAMBDA
+    assert auto_world.mapping.enabled() and auto_world.pool.instances() == []
+    assert services.auto_tier.decide() == POOL  # with the pool able to launch again, the rule applies
+
+
+def test_when_the_tier_cannot_be_decided_the_tick_goes_on_and_counts_the_arrivals_later(
+    auto_world: AutoWorld,
+) -> None:
+    services = auto_world.services(lambda_mapping="00000000-0000-0000-0000-000000000000")  # Lambda knows none
+    enqueue(auto_world.pool, 1)
+    assert tick(services, arrivals=3) is False  # not counted: the next tick counts them
+    assert TIER_KEY not in object_keys(auto_world)
+    assert len(auto_world.pool.instances()) == 1  # with no decision yet the pool serves: the job gets a worker
+
+
+def test_a_tier_record_that_does_not_parse_is_started_afresh(auto_world: AutoWorld) -> None:
+    aws = auto_world.pool.aws
+    s3_of(aws).put_object(Bucket=aws.bucket, Key=TIER_KEY, Body=b"{not json")
+    services = auto_world.services()
+    assert tick(services, arrivals=1) is True
+    assert services.serving_tier(max_age=60) == LAMBDA
+    record, _ = TierBook(services.store.bucket).read()
+    assert [count for _, count in record.minutes] == [1]  # the bad record was replaced
 
 
 def test_auto_without_the_mapping_is_refused_at_start(auto_world: AutoWorld) -> None:
@@ -123,9 +154,25 @@ def test_auto_without_the_mapping_is_refused_at_start(auto_world: AutoWorld) -> 
 def test_the_timer_counts_this_hosts_submits_since_its_last_look() -> None:
     totals = iter([10, 14, 14, 2])  # the last: the server restarted, its counter with it
     arrivals = Arrivals(lambda: next(totals))
-    assert [arrivals.since_last(), arrivals.since_last(), arrivals.since_last()] == [4, 0, 2]
+    assert arrivals.pending() == 4
+    arrivals.counted()
+    assert arrivals.pending() == 0
+    assert arrivals.pending() == 2  # 14 still not counted: a restart starts the counter again from 0
+    arrivals.counted()
 
 
 def test_a_mapping_lambda_does_not_know_is_service_unavailable(aws: AwsSettings) -> None:
     with pytest.raises(ServiceUnavailable, match="event source mapping"):
         LambdaTier(lambda_client(aws), "00000000-0000-0000-0000-000000000000").enabled()  # no such mapping
+
+
+def test_while_the_function_serves_the_timer_still_reaps(auto_world: AutoWorld) -> None:
+    """A spot worker that never became ready is terminated even though the pool launches nothing now, so
+    today's instance-hours stay true for the daily cap and its alarm."""
+    enqueue(auto_world.pool, 1)
+    auto_world.services().provider.ensure_capacity(warm=False)  # launched while the pool served
+    auto_world.drain()
+    time.sleep(1.2)  # past the boot timeout below, with no worker record: it never became ready
+    tick(auto_world.services(boot_timeout_seconds=1))  # quiet: the function serves; this host's reaper is due
+    assert auto_world.mapping.enabled()
+    assert [item["State"]["Name"] for item in auto_world.pool.instances()] == ["terminated"]
