@@ -76,7 +76,7 @@ lint-deploy: venv tools
 	BC_SKIP_MAPPING=TRUE $(CHECKOV) --skip-download --quiet --compact --framework cloudformation dockerfile \
 		-f infra/darkroom.yaml -f docker/api.Dockerfile -f docker/worker.Dockerfile
 	$(VENV)/bin/hadolint --failure-threshold warning docker/*.Dockerfile
-	$(VENV)/bin/shellcheck ami/scripts/*.sh ami/files/darkroom-preread
+	$(VENV)/bin/shellcheck ami/scripts/*.sh ami/files/darkroom-preread ami/files/darkroom-worker-run
 	packer fmt -check ami/packer.pkr.hcl
 	docker-compose -f docker-compose.yml config -q
 

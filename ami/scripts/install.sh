@@ -9,6 +9,7 @@ nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 install -d -m 0755 /etc/darkroom /opt/darkroom/models /var/cache/darkroom/nv
 chown 10001:10001 /var/cache/darkroom/nv  # the image's non-root user keeps its CUDA JIT cache here
 install -m 0755 /tmp/darkroom/darkroom-preread /usr/local/bin/darkroom-preread
+install -m 0755 /tmp/darkroom/darkroom-worker-run /usr/local/bin/darkroom-worker-run
 install -m 0644 /tmp/darkroom/darkroom-worker.service /etc/systemd/system/darkroom-worker.service
 install -m 0644 /tmp/darkroom/darkroom-preread.service /etc/systemd/system/darkroom-preread.service
 systemctl daemon-reload

@@ -11,7 +11,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "darkroom.yaml"
 DOCKERFILES = sorted((ROOT / "docker").glob("*.Dockerfile"))
-SHELL_SCRIPTS = sorted([*(ROOT / "ami" / "scripts").glob("*.sh"), ROOT / "ami" / "files" / "darkroom-preread"])
+SHELL_SCRIPTS = sorted(
+    [
+        *(ROOT / "ami" / "scripts").glob("*.sh"),
+        *(ROOT / "ami" / "files" / name for name in ("darkroom-preread", "darkroom-worker-run")),
+    ]
+)
 
 
 class CfnLoader(yaml.SafeLoader):

@@ -265,18 +265,60 @@ def test_the_source_scan_sees_a_call(tmp_path: Path) -> None:
 
 
 def test_the_api_switches_only_its_mapping_and_invokes_only_its_function(template: dict[str, Any]) -> None:
-    """DARKROOM_TIER=auto and the page's pre-warm: least privilege, and only in a stack with the function."""
-    policy = template["Resources"]["ApiLambdaTierPolicy"]
-    assert policy["Condition"] == "HasFunction"
-    statements = {st["Sid"]: st for st in policy["Properties"]["PolicyDocument"]["Statement"]}
-    switch, warm = statements["SwitchTheEventSourceMapping"], statements["WarmTheFunction"]
-    assert switch["Resource"]["Fn::Sub"].endswith(":event-source-mapping:${FunctionEventSource}")
+    """DARKROOM_TIER=auto and the page's pre-warm: least privilege, and only in a stack whose Tier uses each."""
+    resources, conditions = template["Resources"], template["Conditions"]
+    warm_policy, switch_policy = resources["ApiLambdaTierPolicy"], resources["ApiTierSwitchPolicy"]
+    # the pre-warm with Tier lambda or auto (MappingStartsEnabled), the switch with auto alone
+    assert warm_policy["Condition"] == "ServesWithFunction"
+    assert conditions["ServesWithFunction"] == {
+        "Fn::And": [{"Fn::Condition": "HasFunction"}, {"Fn::Condition": "MappingStartsEnabled"}]
+    }
+    assert conditions["MappingStartsEnabled"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "Tier"}, "pool"]}]}
+    assert switch_policy["Condition"] == "SwitchesTiers"
+    assert conditions["SwitchesTiers"] == {
+        "Fn::And": [{"Fn::Condition": "HasFunction"}, {"Fn::Equals": [{"Ref": "Tier"}, "auto"]}]
+    }
+    (warm,) = warm_policy["Properties"]["PolicyDocument"]["Statement"]
     assert warm == {
         "Sid": "WarmTheFunction",
         "Effect": "Allow",
         "Action": "lambda:InvokeFunction",
         "Resource": {"Fn::GetAtt": "Function.Arn"},
     }
+    statements = {st["Sid"]: st for st in switch_policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert set(statements) == {"ReadTheEventSourceMapping", "SwitchTheEventSourceMapping"}
+    read, switch = statements["ReadTheEventSourceMapping"], statements["SwitchTheEventSourceMapping"]
+    assert read["Action"] == "lambda:GetEventSourceMapping" and switch["Action"] == "lambda:UpdateEventSourceMapping"
+    for statement in (read, switch):
+        assert statement["Resource"]["Fn::Sub"].endswith(":event-source-mapping:${FunctionEventSource}")
+    switching = {read["Action"], switch["Action"]}
+    # the update may not point the mapping at another function (lambda:FunctionArn: the function it invokes)
+    assert switch["Condition"] == {"ArnLike": {"lambda:FunctionArn": {"Fn::GetAtt": "Function.Arn"}}}
+    # nowhere else, under any condition: no other policy resource, and no role's own inline policies
+    documents = {
+        name: [each["Properties"]["PolicyDocument"]]
+        if each["Type"] == "AWS::IAM::Policy"
+        else [inline["PolicyDocument"] for inline in each["Properties"]["Policies"]]
+        for name, each in resources.items()
+        if each["Type"] == "AWS::IAM::Policy" or (each["Type"] == "AWS::IAM::Role" and "Policies" in each["Properties"])
+    }
+    for name, policies in documents.items():
+        granted = {a for doc in policies for st in doc["Statement"] for a in as_list(st["Action"])}
+        lambda_actions = {a for a in granted if a.startswith("lambda:")}
+        expected = {"ApiLambdaTierPolicy": {"lambda:InvokeFunction"}, "ApiTierSwitchPolicy": switching}
+        assert lambda_actions == expected.get(name, set()), name
     outputs = template["Outputs"]  # the API reads the two names from the stack (darkroom deploy prints them)
     assert outputs["EventSourceMappingId"]["Description"] == "DARKROOM_LAMBDA_MAPPING"
     assert outputs["FunctionName"]["Description"] == "DARKROOM_LAMBDA_FUNCTION"
+
+
+def test_a_throttled_warm_up_is_dropped_not_retried(template: dict[str, Any]) -> None:
+    """Warm-ups are the function's only asynchronous invokes; Lambda would retry a throttled one for 6 hours."""
+    (config,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    assert config["Condition"] == template["Resources"]["Function"]["Condition"] == "HasFunction"
+    assert config["Properties"] == {
+        "FunctionName": {"Ref": "Function"},
+        "Qualifier": "$LATEST",
+        "MaximumRetryAttempts": 0,
+        "MaximumEventAgeInSeconds": 60,
+    }

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import hcl2
@@ -92,6 +95,45 @@ def test_the_unit_starts_the_worker_at_boot_and_powers_off_when_it_exits() -> No
     assert unit["Restart"] == ["on-failure"]
     assert "/etc/darkroom/worker.env" in unit["EnvironmentFile"]  # the launch template's user data
     assert "darkroom-worker.service" in (AMI / "scripts" / "install.sh").read_text()
+
+
+def docker_run_args(tmp_path: Path, **env: str) -> list[str]:
+    """The arguments darkroom-worker-run hands ``docker``, with a stand-in ``docker`` first on the PATH."""
+    fake = tmp_path / "docker"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    fake.chmod(0o755)
+    path = f"{tmp_path}{os.pathsep}{os.environ['PATH']}"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DARKROOM_")}
+    result = subprocess.run(
+        [str(AMI / "files" / "darkroom-worker-run"), "--rm", "IMAGE"],
+        env={**base, "PATH": path, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return result.stdout.splitlines()
+
+
+def test_the_worker_logs_to_cloudwatch_without_blocking_or_to_the_journal_without_a_group(tmp_path: Path) -> None:
+    """A slow CloudWatch Logs drops lines from a buffer rather than stall the worker; no group still starts it."""
+    unit = unit_options("darkroom-worker.service")
+    (start,) = unit["ExecStart"]
+    assert start.startswith("/usr/local/bin/darkroom-worker-run ") and "--log-" not in start
+    install = (AMI / "scripts" / "install.sh").read_text()
+    assert "/tmp/darkroom/darkroom-worker-run /usr/local/bin/darkroom-worker-run" in install
+    args = docker_run_args(tmp_path, DARKROOM_LOG_GROUP="/darkroom/workers", DARKROOM_REGION="eu-west-1")
+    assert args[0] == "run" and args[-2:] == ["--rm", "IMAGE"]
+    options = [args[i + 1] for i, arg in enumerate(args) if arg == "--log-opt"]
+    assert args[args.index("--log-driver") + 1] == "awslogs"
+    assert set(options) == {
+        "awslogs-group=/darkroom/workers",
+        "awslogs-region=eu-west-1",
+        "mode=non-blocking",
+        "max-buffer-size=4m",
+    }
+    for env in ({"DARKROOM_LOG_GROUP": "", "DARKROOM_REGION": "eu-west-1"}, {}):
+        assert docker_run_args(tmp_path, **env) == ["run", "--log-driver", "journald", "--rm", "IMAGE"]
 
 
 def test_the_worker_exits_zero_when_it_stops_by_itself() -> None:

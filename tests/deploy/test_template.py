@@ -139,7 +139,7 @@ def test_the_ami_parameter_is_an_image_parameter_the_api_reads(template: dict[st
 def test_the_function_runs_the_worker_image_fed_by_the_job_queue_with_partial_batch_failures(
     template: dict[str, Any],
 ) -> None:
-    lambda_tier = {"FunctionRole", "FunctionLogGroup", "Function", "FunctionEventSource"}
+    lambda_tier = {"FunctionRole", "FunctionLogGroup", "Function", "FunctionEventSource", "FunctionWarmUpInvokeConfig"}
     assert {template["Resources"][name]["Condition"] for name in lambda_tier} == {"HasFunction"}  # no image: none
     function = template["Resources"]["Function"]["Properties"]
     assert function["PackageType"] == "Image" and function["Code"] == {"ImageUri": {"Ref": "FunctionImageUri"}}
