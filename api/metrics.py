@@ -62,13 +62,19 @@ class QueueAndPool(Collector):
         yield hours
 
 
-def registry() -> CollectorRegistry:
+def counters(*in_this_process: Counter) -> CollectorRegistry:
+    """The request path's counters: every uWSGI process's (the mule's too) in multiprocess mode, else this one's."""
     made = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # read by prometheus_client itself; set by uwsgi.ini
         MultiProcessCollector(made)  # type: ignore[no-untyped-call]
     else:
-        for counter in (SUBMITTED, CANCELED, LAUNCHED, LAUNCH_FAILURES):
+        for counter in in_this_process:
             made.register(counter)
+    return made
+
+
+def registry() -> CollectorRegistry:
+    made = counters(SUBMITTED, CANCELED, LAUNCHED, LAUNCH_FAILURES)
     made.register(QueueAndPool())
     return made
 
@@ -79,19 +85,8 @@ def submitted_total() -> int:
     The API's timer counts arrivals from it for ``DARKROOM_TIER=auto`` (api/tick.py), so a submit
     pays nothing more for them than the counter it already bumps.
     """
-    made = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        MultiProcessCollector(made)  # type: ignore[no-untyped-call]
-    else:
-        made.register(SUBMITTED)
-    return round(
-        sum(
-            sample.value
-            for family in made.collect()
-            for sample in family.samples
-            if sample.name == "darkroom_jobs_submitted_total"
-        )
-    )
+    found = counters(SUBMITTED).collect()
+    return round(sum(s.value for family in found for s in family.samples if s.name == "darkroom_jobs_submitted_total"))
 
 
 @bp.get("/metrics")

@@ -218,11 +218,10 @@ for _operations in DOCUMENT["paths"].values():  # any route may fail unexpectedl
         if _operation["operationId"] in KEYED_OPERATIONS:
             _operation["security"] = [{"bearerKey": []}, {"headerKey": []}, {}]
             _operation["responses"]["401"] = problem("An API key is required (api-key-required) or wrong.")
-SUBMIT["responses"]["429"] = problem("Too many submits from this key or client; see Retry-After.", retry_after=True)
 for _submit in (UPLOAD, BATCH, WEB_PATHS["/upload"]["post"]):  # a direct upload's signing counts as a submit too
     _submit["responses"]["429"] = SUBMIT["responses"]["429"]
 
 
 @bp.get("/openapi.json")
-def openapijson_response() -> Response:
+def openapi_json() -> Response:
     return jsonify(DOCUMENT)

@@ -80,6 +80,7 @@ SUBMIT: dict[str, Any] = {
         "413": problem("The request body is larger than the limit."),
         "415": problem("Not a JPEG, PNG, TIFF or camera RAW file."),
         "422": problem("A corrupt or truncated image, one with too many pixels, or a direct upload of another size."),
+        "429": problem("Too many submits from this key or client; see Retry-After.", retry_after=True),
         "503": problem("Storage or the queue is unavailable; retry later.", retry_after=True),
     },
 }

@@ -19,17 +19,23 @@ import tifffile
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from jobs.message import InputKind
-from worker.frames import Frame, InputError, PhotoMetadata, RawFrame, SrgbFrame
+from worker.frames import (
+    EXIF_IFD_TAG,
+    ORIENTATION_TAG,
+    PNG_SIGNATURE,
+    Frame,
+    InputError,
+    PhotoMetadata,
+    RawFrame,
+    SrgbFrame,
+)
 
 MAX_PIXELS = 150_000_000
 PILLOW_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP")  # JPEG includes MPO, the phone JPEGs with a second picture inside
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
-ORIENTATION_TAG = 0x0112
-EXIF_IFD_TAG = 0x8769
 ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 R, G, B = 0, 1, 2  # packed channel of each colour; the second green goes to channel 3
 SRGB_GAMMA = (2.4, 12.92)  # LibRaw's (power, toe slope) for the sRGB curve
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_BIT_DEPTH = 24  # IHDR's bit depth: after the signature (8), IHDR's length and type (8), width and height (8)
 
 

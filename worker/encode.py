@@ -17,15 +17,14 @@ import numpy as np
 from PIL import Image, ImageCms, TiffImagePlugin
 
 from jobs.outputs import JPEG, OutputFormat
-from worker.frames import PhotoMetadata
+from worker.frames import EXIF_IFD_TAG, ORIENTATION_TAG, PNG_SIGNATURE, PhotoMetadata
 
 NO_METADATA = PhotoMetadata()
-TIFF_ICC_TAG, TIFF_EXIF_IFD_TAG, INTEROP_IFD_TAG, ORIENTATION_TAG = 34675, 34665, 40965, 274
+TIFF_ICC_TAG, INTEROP_IFD_TAG = 34675, 40965
 TIFF_ASCII, TIFF_SHORT, TIFF_LONG, TIFF_UNDEFINED = 2, 3, 4, 7
-EXIF_IFD_PLACEHOLDER = TIFF_EXIF_IFD_TAG - 1  # an unassigned tag, sorted where ExifIFD goes, which tifffile refuses
+EXIF_IFD_PLACEHOLDER = EXIF_IFD_TAG - 1  # an unassigned tag, sorted where ExifIFD goes, which tifffile refuses
 # The EXIF tags that live in the image's own directory (IFD0): description, make, model, time, artist, copyright
 TIFF_IFD0_EXIF_TAGS = (270, 271, 272, 306, 315, 33432)
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
@@ -115,7 +114,7 @@ def encode_tiff16(levels: np.ndarray, icc: bytes, exif: bytes | None) -> bytes:
         if isinstance(found.get(tag), str):
             text = found[tag].encode("ascii", "replace")  # TIFF ASCII is 7-bit, as Pillow writes it
             tags.append((tag, TIFF_ASCII, len(text) + 1, text, True))
-    exif_ifd = dict(found.get_ifd(TIFF_EXIF_IFD_TAG))
+    exif_ifd = dict(found.get_ifd(EXIF_IFD_TAG))
     if INTEROP_IFD_TAG in exif_ifd:  # an offset into the input's EXIF: its directory itself, as Pillow writes it
         exif_ifd[INTEROP_IFD_TAG] = found.get_ifd(INTEROP_IFD_TAG)
     if exif_ifd:
@@ -135,9 +134,9 @@ def _with_exif_ifd(tiff: bytes, exif_ifd: dict[int, object]) -> bytes:
     entries = (first + 2 + 12 * index for index in range(count))
     entry = next(at for at in entries if struct.unpack_from("<H", tiff, at)[0] == EXIF_IFD_PLACEHOLDER)
     start = len(tiff) + len(tiff) % 2  # directories start on a word boundary
-    directory = TiffImagePlugin.ImageFileDirectory_v2(group=TIFF_EXIF_IFD_TAG)  # little-endian
+    directory = TiffImagePlugin.ImageFileDirectory_v2(group=EXIF_IFD_TAG)  # little-endian
     for tag, value in exif_ifd.items():
         directory[tag] = value
     patched = bytearray(tiff)
-    patched[entry : entry + 12] = struct.pack("<HHII", TIFF_EXIF_IFD_TAG, TIFF_LONG, 1, start)
+    patched[entry : entry + 12] = struct.pack("<HHII", EXIF_IFD_TAG, TIFF_LONG, 1, start)
     return bytes(patched) + bytes(start - len(tiff)) + directory.tobytes(start)

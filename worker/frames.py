@@ -12,6 +12,11 @@ from typing import Protocol
 
 import numpy as np
 
+# what decode reads and encode writes of a photo's metadata, named once for both
+ORIENTATION_TAG = 0x0112  # EXIF/TIFF orientation
+EXIF_IFD_TAG = 0x8769  # the pointer to the EXIF directory (exposure, lens, time taken)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
 
 @dataclass(frozen=True)
 class PhotoMetadata:

@@ -170,7 +170,7 @@ class JobRunner:
             log.warning("job %s: taken over by another worker while this one ran long; leaving it", message.job_id)
             return
         self.queue.delete(delivery)
-        self.webhooks.job_ended(status, version)  # the client's callback before the metrics' line
+        self.webhooks.job_ended(status, version)  # the client's callback first: a metrics sink cannot stop it
         stages = {"download": downloaded, **enhanced.timings, "upload": uploaded}
         self.metrics.record(JobEnded(message.kind, DONE, stages, seconds_since(message.submitted_at)))
         with self._done_lock:
@@ -189,8 +189,8 @@ class JobRunner:
             log.warning("job %s: taken over by another worker; leaving it (%s)", lease.status.job_id, error.code)
             return
         self.queue.delete(lease.delivery)
-        self.metrics.record(JobEnded(failed.kind, FAILED, reason=error.code))
         self.webhooks.job_ended(failed, version)
+        self.metrics.record(JobEnded(failed.kind, FAILED, reason=error.code))
         log.info("job %s: failed: %s (%s)", lease.status.job_id, error.message, error.code)
 
     def _decode_failed(self, message: JobMessage, delivery: Delivery, reason: str) -> None:
@@ -251,8 +251,8 @@ class JobRunner:
             error = JobError("gave-up", f"processing failed on every attempt ({attempt}): {reason}")
             failed = status.failed(error, iso_now())
             version = self.store.write_status(failed, if_match=version, create=not version)
-            self.metrics.record(JobEnded(message.kind, FAILED, reason=error.code))
             self.webhooks.job_ended(failed, version)
+            self.metrics.record(JobEnded(message.kind, FAILED, reason=error.code))
         else:
             requeued = status.requeued(f"{attempt} failed ({reason}); retrying", iso_now())
             self.store.write_status(requeued, if_match=version, create=not version)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import requests
 from flask.testing import FlaskClient
-from prometheus_client.parser import text_string_to_metric_families
 
+from darkroom.local.scrape import Samples, samples_of
 from tests.api import samples
 from tests.api.conftest import pool_app
 from tests.api.test_capacity_burst import uwsgi_api  # noqa: F401 - the fixture: the API under uWSGI, 4 processes
@@ -17,15 +17,7 @@ from tests.pool.test_provider import no_spot_capacity
 from tests.support.aws import PoolWorld
 
 
-def samples_of(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def scrape(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def scrape(client: FlaskClient) -> Samples:
     reply = client.get("/metrics")
     assert reply.status_code == 200 and reply.mimetype == "text/plain"
     return samples_of(reply.get_data(as_text=True))

@@ -7,25 +7,15 @@ import json
 import pytest
 import requests
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from darkroom.dng import synthetic_dark_dng
 from darkroom.local.aws import free_port
+from darkroom.local.scrape import samples_of
 from jobs.ids import upload_key
 from jobs.message import InputKind, JobMessage
 from jobs.status import iso_now
 from tests.worker.conftest import Parts, dark_jpeg
 from worker.metrics import DONE, FAILED, STAGES, EmfSink, JobEnded, PrometheusSink, emf_of, metrics_sink
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def samples_of(text: str) -> Samples:
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 def test_done_and_failed_jobs_are_counted_once_by_kind_stage_and_reason_on_the_workers_port(parts: Parts) -> None:
